@@ -1,0 +1,100 @@
+{
+  # The one build description of the CPU addon. Each ISA's kernels are a static library built
+  # with only that ISA's flags; the addon itself is built for the baseline of its architecture
+  # and picks a kernel table at run time (native/core/cpu.cc), so one x86-64 binary runs on any
+  # x86-64 CPU. NEON kernels are built when the target is arm64.
+  "variables": {
+    "sparsenn_common_cflags": ["-O3", "-std=c++17", "-fPIC", "-fno-math-errno", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+  },
+  "target_defaults": {
+    "include_dirs": ["native", "<!(node -p \"require('node-addon-api').include_dir\")"],
+    "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
+    "cflags!": ["-fno-exceptions", "-O2", "-O3"],
+    "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=c++17", "-O2", "-O3"],
+    "cflags_cc": ["<@(sparsenn_common_cflags)"],
+    "xcode_settings": {
+      "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
+      "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
+      "OTHER_CPLUSPLUSFLAGS": ["-O3"]
+    },
+    "msvs_settings": {"VCCLCompilerTool": {"ExceptionHandling": 1}}
+  },
+  "targets": [
+    {
+      "target_name": "sparsenn",
+      "sources": [
+        "native/addon.cc",
+        "native/binding/addon_data.cc",
+        "native/binding/args.cc",
+        "native/binding/matrix_handle.cc",
+        "native/binding/prepare.cc",
+        "native/binding/products.cc",
+        "native/binding/runtime.cc",
+        "native/core/cpu.cc",
+        "native/core/kernel_table.cc",
+        "native/core/prepared.cc",
+        "native/core/thread_pool.cc",
+        "native/kernels/f32-csrspmm/f32-csrspmm-scalar.cc",
+        "native/kernels/f32-csrspmv/f32-csrspmv-scalar.cc",
+        "native/kernels/f32-csrspmmt/f32-csrspmmt-scalar.cc",
+        "native/kernels/f32-sddmm/f32-sddmm-scalar.cc",
+        "native/kernels/f32-bsrspmm/f32-bsrspmm-scalar.cc",
+        "native/kernels/f32-gemm/f32-gemm-scalar.cc"
+      ],
+      "conditions": [
+        ["target_arch=='x64'", {"dependencies": ["sparsenn_avx2", "sparsenn_avx512"]}],
+        ["target_arch=='arm64'", {"dependencies": ["sparsenn_neon"]}]
+      ]
+    }
+  ],
+  "conditions": [
+    ["target_arch=='x64'", {
+      "targets": [
+        {
+          "target_name": "sparsenn_avx2",
+          "type": "static_library",
+          "cflags_cc": ["-mavx2", "-mfma"],
+          "xcode_settings": {"OTHER_CPLUSPLUSFLAGS": ["-O3", "-mavx2", "-mfma"]},
+          "sources": [
+            "native/kernels/f32-csrspmm/f32-csrspmm-avx2.cc",
+            "native/kernels/f32-csrspmv/f32-csrspmv-avx2.cc",
+            "native/kernels/f32-csrspmmt/f32-csrspmmt-avx2.cc",
+            "native/kernels/f32-sddmm/f32-sddmm-avx2.cc",
+            "native/kernels/f32-bsrspmm/f32-bsrspmm-avx2.cc",
+            "native/kernels/f32-gemm/f32-gemm-avx2.cc"
+          ]
+        },
+        {
+          "target_name": "sparsenn_avx512",
+          "type": "static_library",
+          "cflags_cc": ["-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mavx2", "-mfma"],
+          "xcode_settings": {"OTHER_CPLUSPLUSFLAGS": ["-O3", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mavx2", "-mfma"]},
+          "sources": [
+            "native/kernels/f32-csrspmm/f32-csrspmm-avx512.cc",
+            "native/kernels/f32-csrspmv/f32-csrspmv-avx512.cc",
+            "native/kernels/f32-csrspmmt/f32-csrspmmt-avx512.cc",
+            "native/kernels/f32-sddmm/f32-sddmm-avx512.cc",
+            "native/kernels/f32-bsrspmm/f32-bsrspmm-avx512.cc",
+            "native/kernels/f32-gemm/f32-gemm-avx512.cc"
+          ]
+        }
+      ]
+    }],
+    ["target_arch=='arm64'", {
+      "targets": [
+        {
+          "target_name": "sparsenn_neon",
+          "type": "static_library",
+          "sources": [
+            "native/kernels/f32-csrspmm/f32-csrspmm-neon.cc",
+            "native/kernels/f32-csrspmv/f32-csrspmv-neon.cc",
+            "native/kernels/f32-csrspmmt/f32-csrspmmt-neon.cc",
+            "native/kernels/f32-sddmm/f32-sddmm-neon.cc",
+            "native/kernels/f32-bsrspmm/f32-bsrspmm-neon.cc",
+            "native/kernels/f32-gemm/f32-gemm-neon.cc"
+          ]
+        }
+      ]
+    }]
+  ]
+}

@@ -1,0 +1,45 @@
+// Module registration only: the exported functions live in native/binding/.
+#include <napi.h>
+
+#include "binding/addon_data.h"
+#include "binding/exports.h"
+#include "binding/matrix_handle.h"
+
+namespace sparsenn::binding {
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  auto* data = new AddonData();
+  env.SetInstanceData(data);  // deleted by napi when this environment shuts down
+  data->matrix_ctor = Napi::Persistent(MatrixHandle::Define(env));
+
+  const struct {
+    const char* name;
+    Napi::Value (*fn)(const Napi::CallbackInfo&);
+  } functions[] = {
+      {"prepareCsr", PrepareCsr},
+      {"prepareNm", PrepareNm},
+      {"prepareBsr", PrepareBsr},
+      {"prepareDense", PrepareDense},
+      {"matmul", Matmul},
+      {"matmulAsync", MatmulAsync},
+      {"matmulTransposed", MatmulTransposed},
+      {"matmulTransposedAsync", MatmulTransposedAsync},
+      {"sddmm", Sddmm},
+      {"sddmmAsync", SddmmAsync},
+      {"setErrorFactory", SetErrorFactory},
+      {"setThreads", SetThreads},
+      {"getThreads", GetThreads},
+      {"capabilities", Capabilities},
+      {"listKernels", ListKernels},
+  };
+  for (const auto& f : functions) exports.Set(f.name, Napi::Function::New(env, f.fn, f.name));
+  return exports;
+}
+
+}  // namespace sparsenn::binding
+
+static Napi::Object InitSparsenn(Napi::Env env, Napi::Object exports) {
+  return sparsenn::binding::Init(env, exports);
+}
+
+NODE_API_MODULE(sparsenn, InitSparsenn)

@@ -1,0 +1,25 @@
+// Every function the addon exports (registered in native/addon.cc; typed in lib/native.ts).
+#pragma once
+#include <napi.h>
+
+namespace sparsenn::binding {
+
+Napi::Value PrepareCsr(const Napi::CallbackInfo& info);
+Napi::Value PrepareNm(const Napi::CallbackInfo& info);
+Napi::Value PrepareBsr(const Napi::CallbackInfo& info);
+Napi::Value PrepareDense(const Napi::CallbackInfo& info);
+
+Napi::Value Matmul(const Napi::CallbackInfo& info);
+Napi::Value MatmulAsync(const Napi::CallbackInfo& info);
+Napi::Value MatmulTransposed(const Napi::CallbackInfo& info);
+Napi::Value MatmulTransposedAsync(const Napi::CallbackInfo& info);
+Napi::Value Sddmm(const Napi::CallbackInfo& info);
+Napi::Value SddmmAsync(const Napi::CallbackInfo& info);
+
+Napi::Value SetErrorFactory(const Napi::CallbackInfo& info);
+Napi::Value SetThreads(const Napi::CallbackInfo& info);
+Napi::Value GetThreads(const Napi::CallbackInfo& info);
+Napi::Value Capabilities(const Napi::CallbackInfo& info);
+Napi::Value ListKernels(const Napi::CallbackInfo& info);
+
+}  // namespace sparsenn::binding

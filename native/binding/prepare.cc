@@ -1,0 +1,59 @@
+// prepareCsr / prepareNm / prepareBsr / prepareDense: validate and copy a matrix into native
+// memory, returning a NativeMatrix handle.
+#include "binding/exports.h"
+#include "binding/guard.h"
+#include "binding/matrix_handle.h"
+#include "core/prepared.h"
+
+namespace sparsenn::binding {
+
+// (rows, cols, rowPtr: Int32Array, colIdx: Int32Array, values: Float32Array)
+Napi::Value PrepareCsr(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    const int64_t rows = get_count(info, 0, "rows"), cols = get_count(info, 1, "cols");
+    auto rp = get_array<int32_t>(info, 2, "rowPtr");
+    auto ci = get_array<int32_t>(info, 3, "colIdx");
+    auto v = get_array<float>(info, 4, "values");
+    check_dims(rows, cols);
+    return MatrixHandle::Wrap(info.Env(), prepare_csr(rows, cols, rp.Data(), rp.ElementLength(), ci.Data(),
+                                                      ci.ElementLength(), v.Data(), v.ElementLength()));
+  });
+}
+
+// (rows, cols, n, m, values: Float32Array, indices: Uint8Array)
+Napi::Value PrepareNm(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    const int64_t rows = get_count(info, 0, "rows"), cols = get_count(info, 1, "cols");
+    const int64_t n = get_count(info, 2, "n", 256), m = get_count(info, 3, "m", 256);
+    auto v = get_array<float>(info, 4, "values");
+    auto idx = get_array<uint8_t>(info, 5, "indices");
+    return MatrixHandle::Wrap(info.Env(), prepare_nm(rows, cols, static_cast<int32_t>(n), static_cast<int32_t>(m),
+                                                     v.Data(), v.ElementLength(), idx.Data(), idx.ElementLength()));
+  });
+}
+
+// (rows, cols, blockRows, blockCols, rowPtr: Int32Array, colIdx: Int32Array, values: Float32Array)
+Napi::Value PrepareBsr(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    const int64_t rows = get_count(info, 0, "rows"), cols = get_count(info, 1, "cols");
+    const int64_t br = get_count(info, 2, "blockRows", 1 << 16), bc = get_count(info, 3, "blockCols", 1 << 16);
+    auto rp = get_array<int32_t>(info, 4, "rowPtr");
+    auto ci = get_array<int32_t>(info, 5, "colIdx");
+    auto v = get_array<float>(info, 6, "values");
+    return MatrixHandle::Wrap(info.Env(),
+                              prepare_bsr(rows, cols, static_cast<int32_t>(br), static_cast<int32_t>(bc), rp.Data(),
+                                          rp.ElementLength(), ci.Data(), ci.ElementLength(), v.Data(), v.ElementLength()));
+  });
+}
+
+// (rows, cols, data: Float32Array)
+Napi::Value PrepareDense(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    const int64_t rows = get_count(info, 0, "rows"), cols = get_count(info, 1, "cols");
+    auto d = get_array<float>(info, 2, "data");
+    check_dims(rows, cols);
+    return MatrixHandle::Wrap(info.Env(), prepare_dense(rows, cols, d.Data(), d.ElementLength()));
+  });
+}
+
+}  // namespace sparsenn::binding

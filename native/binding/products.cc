@@ -1,0 +1,177 @@
+// The products: matmul (Y = A X + bias, ReLU), matmulTransposed (Y = A^T X) and sddmm, each
+// synchronous or asynchronous. Both forms parse and check their arguments identically on the
+// JS thread and then run the same job: inline for the sync call, on a libuv worker thread
+// (Napi::AsyncWorker) for the async one, which holds references to the matrix handle and to
+// every typed array until the promise settles, so none can be collected mid-product.
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "binding/exports.h"
+#include "binding/guard.h"
+#include "binding/matrix_handle.h"
+#include "core/prepared.h"
+
+namespace sparsenn::binding {
+namespace {
+
+constexpr int64_t kMaxElements = (int64_t(1) << 31) - 1;
+
+struct Job {
+  std::function<void()> run;
+  Napi::Value result;
+  std::vector<Napi::Value> keep;  // kept alive until an async job ends
+};
+
+int64_t checked_product(Napi::Env env, int64_t a, int64_t b, const char* what) {
+  if (a != 0 && b > kMaxElements / a)
+    throw_error(env, "ERR_RANGE", std::string(what) + " would have more than 2^31 - 1 elements");
+  return a * b;
+}
+
+bool overlaps(const Napi::TypedArray& a, const Napi::TypedArray& b) {
+  if (a.IsEmpty() || b.IsEmpty() || a.ByteLength() == 0 || b.ByteLength() == 0) return false;
+  const char* pa = static_cast<const char*>(a.ArrayBuffer().Data()) + a.ByteOffset();
+  const char* pb = static_cast<const char*>(b.ArrayBuffer().Data()) + b.ByteOffset();
+  return pa < pb + b.ByteLength() && pb < pa + a.ByteLength();
+}
+
+// The output array: the caller's `out` (checked for length and for not overlapping any input)
+// or a new Float32Array.
+Napi::Float32Array output(const Napi::CallbackInfo& info, size_t i, int64_t len,
+                          std::initializer_list<Napi::TypedArray> inputs) {
+  Napi::Env env = info.Env();
+  Napi::Float32Array out = get_optional_array<float>(info, i, "out");
+  if (out.IsEmpty()) return Napi::Float32Array::New(env, static_cast<size_t>(len));
+  check_length(env, out.ElementLength(), len, "out");
+  for (const Napi::TypedArray& in : inputs)
+    if (overlaps(out, in)) throw_error(env, "ERR_ALIAS", "out must not share memory with an input array");
+  return out;
+}
+
+// (handle, x: Float32Array, n, bias: Float32Array | null, relu: boolean, out?: Float32Array)
+Job parse_matmul(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::shared_ptr<PreparedMatrix> a = MatrixHandle::From(info, 0);
+  Napi::Float32Array x = get_array<float>(info, 1, "x");
+  const int64_t n = get_count(info, 2, "n", kMaxElements + 1);
+  Napi::Float32Array bias = get_optional_array<float>(info, 3, "bias");
+  const bool relu = info[4].ToBoolean().Value();
+  check_length(env, x.ElementLength(), checked_product(env, a->cols(), n, "x"), "x (cols * n)");
+  if (!bias.IsEmpty()) check_length(env, bias.ElementLength(), a->rows(), "bias (rows)");
+  Napi::Float32Array y = output(info, 5, checked_product(env, a->rows(), n, "the result"), {x, bias});
+  const float* xp = x.Data();
+  float* yp = y.Data();
+  const Epilogue ep{bias.IsEmpty() ? nullptr : bias.Data(), relu};
+  Job job;
+  job.run = [a, xp, n, yp, ep] { a->multiply(xp, n, yp, ep); };
+  job.result = y;
+  job.keep = {info[0], x, y};
+  if (!bias.IsEmpty()) job.keep.push_back(bias);
+  return job;
+}
+
+std::shared_ptr<CsrPrepared> csr_from(const Napi::CallbackInfo& info, size_t i, const char* op) {
+  std::shared_ptr<PreparedMatrix> m = MatrixHandle::From(info, i);
+  auto csr = std::dynamic_pointer_cast<CsrPrepared>(m);
+  if (!csr)
+    throw_error(info.Env(), "ERR_FORMAT", std::string(op) + " needs a CSR or N:M matrix, got " + m->format());
+  return csr;
+}
+
+// (handle, x: Float32Array (rows x n), n, out?)
+Job parse_transposed(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::shared_ptr<CsrPrepared> a = csr_from(info, 0, "matmulTransposed");
+  Napi::Float32Array x = get_array<float>(info, 1, "x");
+  const int64_t n = get_count(info, 2, "n", kMaxElements + 1);
+  check_length(env, x.ElementLength(), checked_product(env, a->rows(), n, "x"), "x (rows * n)");
+  Napi::Float32Array y = output(info, 3, checked_product(env, a->cols(), n, "the result"), {x});
+  const float* xp = x.Data();
+  float* yp = y.Data();
+  Job job;
+  job.run = [a, xp, n, yp] { a->multiply_transposed(xp, n, yp); };
+  job.result = y;
+  job.keep = {info[0], x, y};
+  return job;
+}
+
+// (pattern handle, a: Float32Array (rows x n), b: Float32Array (cols x n), n, out?)
+Job parse_sddmm(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::shared_ptr<CsrPrepared> p = csr_from(info, 0, "sddmm");
+  Napi::Float32Array a = get_array<float>(info, 1, "a");
+  Napi::Float32Array b = get_array<float>(info, 2, "b");
+  const int64_t n = get_count(info, 3, "n", kMaxElements + 1);
+  check_length(env, a.ElementLength(), checked_product(env, p->rows(), n, "a"), "a (rows * n)");
+  check_length(env, b.ElementLength(), checked_product(env, p->cols(), n, "b"), "b (cols * n)");
+  Napi::Float32Array out = output(info, 4, p->nnz(), {a, b});
+  const float* ap = a.Data();
+  const float* bp = b.Data();
+  float* op = out.Data();
+  Job job;
+  job.run = [p, ap, bp, n, op] { p->sddmm(ap, bp, n, op); };
+  job.result = out;
+  job.keep = {info[0], a, b, out};
+  return job;
+}
+
+class ProductWorker : public Napi::AsyncWorker {
+ public:
+  ProductWorker(Napi::Env env, Job job)
+      : Napi::AsyncWorker(env, "sparsenn:product"), deferred_(Napi::Promise::Deferred::New(env)), run_(std::move(job.run)) {
+    result_ = Napi::Persistent(job.result.As<Napi::Object>());
+    for (const Napi::Value& v : job.keep) keep_.push_back(Napi::Persistent(v.As<Napi::Object>()));
+  }
+  Napi::Promise Promise() const { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override {
+    try {
+      run_();
+    } catch (const CoreError& e) {
+      code_ = e.code();
+      SetError(e.what());
+    } catch (const std::bad_alloc&) {
+      code_ = "ERR_MEMORY";
+      SetError("out of memory during a product");
+    }
+  }
+  void OnOK() override { deferred_.Resolve(result_.Value()); }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(make_error(Env(), code_, e.Message()).Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::function<void()> run_;
+  Napi::ObjectReference result_;
+  std::vector<Napi::ObjectReference> keep_;
+  std::string code_ = "ERR_INTERNAL";
+};
+
+Napi::Value run_sync(const Napi::CallbackInfo& info, Job (*parse)(const Napi::CallbackInfo&)) {
+  return guarded(info, [&]() -> Napi::Value {
+    Job job = parse(info);
+    job.run();
+    return job.result;
+  });
+}
+
+Napi::Value run_async(const Napi::CallbackInfo& info, Job (*parse)(const Napi::CallbackInfo&)) {
+  return guarded(info, [&]() -> Napi::Value {
+    auto* worker = new ProductWorker(info.Env(), parse(info));
+    Napi::Promise promise = worker->Promise();
+    worker->Queue();  // the worker deletes itself after OnOK/OnError
+    return promise;
+  });
+}
+
+}  // namespace
+
+Napi::Value Matmul(const Napi::CallbackInfo& info) { return run_sync(info, parse_matmul); }
+Napi::Value MatmulAsync(const Napi::CallbackInfo& info) { return run_async(info, parse_matmul); }
+Napi::Value MatmulTransposed(const Napi::CallbackInfo& info) { return run_sync(info, parse_transposed); }
+Napi::Value MatmulTransposedAsync(const Napi::CallbackInfo& info) { return run_async(info, parse_transposed); }
+Napi::Value Sddmm(const Napi::CallbackInfo& info) { return run_sync(info, parse_sddmm); }
+Napi::Value SddmmAsync(const Napi::CallbackInfo& info) { return run_async(info, parse_sddmm); }
+
+}  // namespace sparsenn::binding

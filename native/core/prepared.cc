@@ -1,0 +1,250 @@
+#include "core/prepared.h"
+
+#include <algorithm>
+#include <string>
+
+#include "core/error.h"
+#include "core/kernel_table.h"
+#include "core/partition.h"
+#include "core/thread_pool.h"
+
+namespace sparsenn {
+namespace {
+
+constexpr int64_t kMaxDim = 0x7fffffff;
+
+std::string str(int64_t v) { return std::to_string(v); }
+
+}  // namespace
+
+void check_dims(int64_t rows, int64_t cols) {
+  if (rows < 0 || cols < 0 || rows > kMaxDim || cols > kMaxDim)
+    fail("ERR_SHAPE", "matrix shape " + str(rows) + "x" + str(cols) +
+                          " is invalid: rows and cols must be integers in [0, 2^31 - 1]");
+}
+
+// ---------------------------------------------------------------- CSR
+
+CsrPrepared::CsrPrepared(int64_t rows, int64_t cols, std::vector<int32_t> rowptr,
+                         const int32_t* col, std::vector<float> val, const char* format)
+    : PreparedMatrix(rows, cols),
+      rowptr_(std::move(rowptr)),
+      val_(std::move(val)),
+      format_(format),
+      narrow_(cols <= 65536) {
+  const size_t nnz = val_.size();
+  if (narrow_) col16_.assign(col, col + nnz);
+  else col32_.assign(col, col + nnz);
+}
+
+size_t CsrPrepared::bytes() const {
+  return rowptr_.size() * 4 + col32_.size() * 4 + col16_.size() * 2 + val_.size() * 4 +
+         colprefix_.size() * 8;
+}
+
+std::unique_ptr<CsrPrepared> prepare_csr(int64_t rows, int64_t cols, const int32_t* rowptr,
+                                         size_t rowptr_len, const int32_t* col, size_t col_len,
+                                         const float* val, size_t val_len) {
+  check_dims(rows, cols);
+  if (rowptr_len != static_cast<size_t>(rows) + 1)
+    fail("ERR_FORMAT", "CSR rowPtr has length " + str(rowptr_len) + ", expected rows + 1 = " + str(rows + 1));
+  if (col_len != val_len)
+    fail("ERR_FORMAT", "CSR colIdx has length " + str(col_len) + " but values has length " + str(val_len) +
+                           "; they must be equal (one column index per stored value)");
+  if (rowptr[0] != 0) fail("ERR_FORMAT", "CSR rowPtr[0] is " + str(rowptr[0]) + ", expected 0");
+  for (int64_t r = 0; r < rows; ++r)
+    if (rowptr[r + 1] < rowptr[r])
+      fail("ERR_FORMAT", "CSR rowPtr is not non-decreasing: rowPtr[" + str(r + 1) + "] = " + str(rowptr[r + 1]) +
+                             " < rowPtr[" + str(r) + "] = " + str(rowptr[r]));
+  if (static_cast<size_t>(rowptr[rows]) != val_len)
+    fail("ERR_FORMAT", "CSR rowPtr[rows] is " + str(rowptr[rows]) + ", expected nnz = " + str(val_len));
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int32_t p = rowptr[r]; p < rowptr[r + 1]; ++p) {
+      const int32_t c = col[p];
+      if (c < 0 || c >= cols)
+        fail("ERR_RANGE", "CSR colIdx[" + str(p) + "] = " + str(c) + " in row " + str(r) +
+                              " is out of range; expected 0 <= col < " + str(cols));
+      if (p > rowptr[r] && c <= col[p - 1])
+        fail("ERR_FORMAT", "CSR row " + str(r) + " has column indices out of order or repeated (" +
+                               str(col[p - 1]) + " then " + str(c) +
+                               "); expected strictly increasing columns within a row (use CsrMatrix.fromCoo to sort and merge)");
+    }
+  }
+  std::vector<int32_t> rp(rowptr, rowptr + rows + 1);
+  std::vector<float> v(val, val + val_len);
+  return std::make_unique<CsrPrepared>(rows, cols, std::move(rp), col, std::move(v), "csr");
+}
+
+std::unique_ptr<CsrPrepared> prepare_nm(int64_t rows, int64_t cols, int32_t n, int32_t m,
+                                        const float* val, size_t val_len, const uint8_t* idx,
+                                        size_t idx_len) {
+  check_dims(rows, cols);
+  if (m < 1 || m > 255 || n < 1 || n > m)
+    fail("ERR_FORMAT", "N:M pattern " + str(n) + ":" + str(m) + " is invalid; expected 1 <= N <= M <= 255");
+  const int64_t groups = (cols + m - 1) / m;
+  const int64_t per_row = groups * n;
+  if (rows * per_row > kMaxDim) fail("ERR_SHAPE", "N:M matrix has more than 2^31 - 1 stored values");
+  const size_t expect = static_cast<size_t>(rows * per_row);
+  if (val_len != expect || idx_len != expect)
+    fail("ERR_FORMAT", "N:M values and indices must both have length rows * ceil(cols / M) * N = " + str(expect) +
+                           "; got " + str(val_len) + " and " + str(idx_len));
+  std::vector<int32_t> rowptr(rows + 1);
+  std::vector<int32_t> col(expect);
+  for (int64_t r = 0; r <= rows; ++r) rowptr[r] = static_cast<int32_t>(r * per_row);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t g = 0; g < groups; ++g)
+      for (int32_t j = 0; j < n; ++j) {
+        const int64_t p = (r * groups + g) * n + j;
+        const int64_t c = g * m + idx[p];
+        if (idx[p] >= m || c >= cols)
+          fail("ERR_RANGE", "N:M index " + str(idx[p]) + " at row " + str(r) + ", group " + str(g) +
+                                " is out of range; expected an offset < M that stays inside " + str(cols) + " columns");
+        if (j > 0 && idx[p] <= idx[p - 1])
+          fail("ERR_FORMAT", "N:M offsets within a group must be strictly increasing (row " + str(r) +
+                                 ", group " + str(g) + ")");
+        col[p] = static_cast<int32_t>(c);
+      }
+  std::vector<float> v(val, val + val_len);
+  return std::make_unique<CsrPrepared>(rows, cols, std::move(rowptr), col.data(), std::move(v), "nm");
+}
+
+void CsrPrepared::multiply(const float* x, int64_t n, float* y, Epilogue ep) const {
+  const KernelTable& k = kernels();
+  const int32_t* rp = rowptr_.data();
+  const float* v = val_.data();
+  const int64_t rows = rows_;
+  const RowSplit split = split_by_prefix(rp, rows, n);
+  ThreadPool::instance().parallel_for(split.tasks(), [&](int64_t t) {
+    const int64_t r0 = split.begin(t), r1 = split.end(t);
+    if (n == 1) {
+      if (narrow_) k.csrspmv_u16(rp, col16_.data(), v, x, y, r0, r1, ep);
+      else k.csrspmv_i32(rp, col32_.data(), v, x, y, r0, r1, ep);
+    } else {
+      if (narrow_) k.csrspmm_u16(rp, col16_.data(), v, x, n, y, r0, r1, ep);
+      else k.csrspmm_i32(rp, col32_.data(), v, x, n, y, r0, r1, ep);
+    }
+  });
+}
+
+const std::vector<int64_t>& CsrPrepared::column_prefix() const {
+  std::call_once(colprefix_once_, [this] {
+    colprefix_.assign(cols_ + 1, 0);
+    for (size_t p = 0; p < val_.size(); ++p) colprefix_[(narrow_ ? col16_[p] : col32_[p]) + 1]++;
+    for (int64_t c = 0; c < cols_; ++c) colprefix_[c + 1] += colprefix_[c];
+  });
+  return colprefix_;
+}
+
+void CsrPrepared::multiply_transposed(const float* x, int64_t n, float* y) const {
+  std::fill(y, y + cols_ * n, 0.f);
+  const KernelTable& k = kernels();
+  const std::vector<int64_t>& prefix = column_prefix();
+  // Split the output rows (A's columns) by how many entries land in them; each task scans
+  // every row of A but binary-searches straight to its own column slice.
+  const RowSplit split = split_by_prefix(prefix.data(), cols_, n);
+  ThreadPool::instance().parallel_for(split.tasks(), [&](int64_t t) {
+    if (narrow_)
+      k.csrspmmt_u16(rowptr_.data(), col16_.data(), val_.data(), x, n, y, rows_, split.begin(t), split.end(t));
+    else
+      k.csrspmmt_i32(rowptr_.data(), col32_.data(), val_.data(), x, n, y, rows_, split.begin(t), split.end(t));
+  });
+}
+
+void CsrPrepared::sddmm(const float* a, const float* b, int64_t n, float* out) const {
+  const KernelTable& k = kernels();
+  const RowSplit split = split_by_prefix(rowptr_.data(), rows_, n);
+  ThreadPool::instance().parallel_for(split.tasks(), [&](int64_t t) {
+    if (narrow_) k.sddmm_u16(rowptr_.data(), col16_.data(), a, b, n, out, split.begin(t), split.end(t));
+    else k.sddmm_i32(rowptr_.data(), col32_.data(), a, b, n, out, split.begin(t), split.end(t));
+  });
+}
+
+// ---------------------------------------------------------------- BSR
+
+BsrPrepared::BsrPrepared(int64_t rows, int64_t cols, int32_t br, int32_t bc,
+                         std::vector<int32_t> rowptr, std::vector<int32_t> col, std::vector<float> val)
+    : PreparedMatrix(rows, cols), br_(br), bc_(bc), rowptr_(std::move(rowptr)), col_(std::move(col)), val_(std::move(val)) {}
+
+size_t BsrPrepared::bytes() const { return rowptr_.size() * 4 + col_.size() * 4 + val_.size() * 4; }
+
+std::unique_ptr<BsrPrepared> prepare_bsr(int64_t rows, int64_t cols, int32_t br, int32_t bc,
+                                         const int32_t* rowptr, size_t rowptr_len,
+                                         const int32_t* col, size_t col_len, const float* val,
+                                         size_t val_len) {
+  check_dims(rows, cols);
+  if (br != 1 && br != 2 && br != 4 && br != 8)
+    fail("ERR_FORMAT", "BSR block height " + str(br) + " is not supported; expected 1, 2, 4 or 8");
+  if (bc < 1 || bc > 64) fail("ERR_FORMAT", "BSR block width " + str(bc) + " is invalid; expected 1 to 64");
+  const int64_t brows = (rows + br - 1) / br, bcols = (cols + bc - 1) / bc;
+  if (rowptr_len != static_cast<size_t>(brows) + 1)
+    fail("ERR_FORMAT", "BSR rowPtr has length " + str(rowptr_len) + ", expected ceil(rows / blockRows) + 1 = " + str(brows + 1));
+  if (rowptr[0] != 0) fail("ERR_FORMAT", "BSR rowPtr[0] is " + str(rowptr[0]) + ", expected 0");
+  for (int64_t b = 0; b < brows; ++b)
+    if (rowptr[b + 1] < rowptr[b]) fail("ERR_FORMAT", "BSR rowPtr is not non-decreasing at block row " + str(b));
+  if (static_cast<size_t>(rowptr[brows]) != col_len)
+    fail("ERR_FORMAT", "BSR rowPtr[last] is " + str(rowptr[brows]) + ", expected the block count " + str(col_len));
+  const int64_t blk = static_cast<int64_t>(br) * bc;
+  if (static_cast<uint64_t>(col_len) * blk != val_len)
+    fail("ERR_FORMAT", "BSR values has length " + str(val_len) + ", expected blocks * blockRows * blockCols = " +
+                           str(static_cast<int64_t>(col_len) * blk));
+  for (int64_t b = 0; b < brows; ++b)
+    for (int32_t q = rowptr[b]; q < rowptr[b + 1]; ++q) {
+      if (col[q] < 0 || col[q] >= bcols)
+        fail("ERR_RANGE", "BSR block column " + str(col[q]) + " at block " + str(q) + " is out of range; expected 0 <= col < " + str(bcols));
+      if (q > rowptr[b] && col[q] <= col[q - 1])
+        fail("ERR_FORMAT", "BSR block row " + str(b) + " has block columns out of order or repeated");
+    }
+  std::vector<float> v(val, val + val_len);
+  // Padding rows/columns of edge blocks must not contribute: zero them in our copy.
+  for (int64_t b = 0; b < brows; ++b)
+    for (int32_t q = rowptr[b]; q < rowptr[b + 1]; ++q)
+      for (int32_t r = 0; r < br; ++r)
+        for (int32_t c = 0; c < bc; ++c)
+          if (b * br + r >= rows || static_cast<int64_t>(col[q]) * bc + c >= cols) v[q * blk + r * bc + c] = 0.f;
+  return std::make_unique<BsrPrepared>(rows, cols, br, bc, std::vector<int32_t>(rowptr, rowptr + brows + 1),
+                                       std::vector<int32_t>(col, col + col_len), std::move(v));
+}
+
+void BsrPrepared::multiply(const float* x, int64_t n, float* y, Epilogue ep) const {
+  const KernelTable& k = kernels();
+  const int64_t brows = static_cast<int64_t>(rowptr_.size()) - 1;
+  const RowSplit split = split_by_prefix(rowptr_.data(), brows, n * br_ * bc_);
+  ThreadPool::instance().parallel_for(split.tasks(), [&](int64_t t) {
+    k.bsrspmm(br_, bc_, rowptr_.data(), col_.data(), val_.data(), x, cols_, n, y, rows_, split.begin(t), split.end(t), ep);
+  });
+}
+
+// ---------------------------------------------------------------- dense
+
+DensePrepared::DensePrepared(int64_t rows, int64_t cols, const float* data)
+    : PreparedMatrix(rows, cols), mr_(kernels().gemm_mr) {
+  const int64_t panels = (rows + mr_ - 1) / mr_;
+  // 16 floats of slack: the GEMV reads whole vectors that may run past the last panel.
+  packed_.assign(static_cast<size_t>(panels * mr_ * cols + 16), 0.f);
+  for (int64_t p = 0; p < panels; ++p) {
+    float* dst = packed_.data() + p * mr_ * cols;
+    for (int64_t r = 0; r < mr_ && p * mr_ + r < rows; ++r) {
+      const float* src = data + (p * mr_ + r) * cols;
+      for (int64_t k = 0; k < cols; ++k) dst[k * mr_ + r] = src[k];
+    }
+  }
+}
+
+std::unique_ptr<DensePrepared> prepare_dense(int64_t rows, int64_t cols, const float* data, size_t len) {
+  check_dims(rows, cols);
+  if (len != static_cast<size_t>(rows * cols))
+    fail("ERR_FORMAT", "dense data has length " + str(len) + ", expected rows * cols = " + str(rows * cols));
+  return std::make_unique<DensePrepared>(rows, cols, data);
+}
+
+void DensePrepared::multiply(const float* x, int64_t n, float* y, Epilogue ep) const {
+  const KernelTable& k = kernels();
+  const int64_t panels = (rows_ + mr_ - 1) / mr_;
+  const RowSplit split = split_even(panels, rows_ * cols_ * n);
+  ThreadPool::instance().parallel_for(split.tasks(), [&](int64_t t) {
+    if (n == 1) k.gemv(packed_.data(), rows_, cols_, x, y, split.begin(t), split.end(t), ep);
+    else k.gemm(packed_.data(), rows_, cols_, x, n, y, split.begin(t), split.end(t), ep);
+  });
+}
+
+}  // namespace sparsenn
