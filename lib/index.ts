@@ -1,0 +1,31 @@
+/** sparsenn: sparse neural networks for Node.js. Public API (re-exports only). */
+export { Matrix, transposeDense } from './tensor/matrix.js';
+export type { MatrixBase, MatrixFormat } from './tensor/base.js';
+export { CsrMatrix, type CsrFromDenseOptions } from './sparse/csr.js';
+export { NmMatrix, type NmPattern } from './sparse/nm.js';
+export { BsrMatrix, type BlockShape, type BsrFromDenseOptions } from './sparse/bsr.js';
+export type { KeepTarget } from './select.js';
+export {
+  matmul,
+  matmulAsync,
+  matmulTransposed,
+  matmulTransposedAsync,
+  sddmm,
+  sddmmAsync,
+  type AnyMatrix,
+  type Activation,
+  type MatmulOptions,
+} from './matmul.js';
+export { setThreads, getThreads, capabilities, listKernels } from './runtime.js';
+export type { Capabilities, KernelInfo } from './native.js';
+export {
+  SparsennError,
+  SparsennTypeError,
+  ShapeError,
+  FormatError,
+  IndexRangeError,
+  NativeError,
+  errorFromCode,
+  type ErrorCode,
+} from './errors.js';
+export { referenceMatmul, referenceAbsMatmul, referenceMatmulTransposed, referenceSddmm } from './reference/kernels.js';

@@ -1,0 +1,127 @@
+/**
+ * The one place that loads the native addon, and the typed interface of everything it exports.
+ * Nothing else in lib/ touches the addon directly.
+ */
+import { createRequire } from 'node:module';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { errorFromCode, NativeError } from './errors.js';
+
+/** An opaque native matrix: validated, copied into native memory and prepared for the kernels. */
+export interface NativeMatrix {
+  dispose(): void;
+  info(): { disposed: boolean; format?: string; rows?: number; cols?: number; nativeBytes?: number };
+}
+
+export interface Capabilities {
+  /** The kernel path in use: 'scalar' | 'avx2' | 'avx512' | 'neon'. */
+  isa: string;
+  /** SPARSENN_ISA as set in the environment, or null. */
+  requestedIsa: string | null;
+  /** Why SPARSENN_ISA was not honoured, or null. */
+  isaNote: string | null;
+  /** Kernel paths this CPU and build can run. */
+  supportedIsas: string[];
+  features: {
+    sse42: boolean;
+    avx: boolean;
+    avx2: boolean;
+    fma: boolean;
+    f16c: boolean;
+    avx512f: boolean;
+    avx512bw: boolean;
+    avx512vl: boolean;
+    avx512dq: boolean;
+    neon: boolean;
+  };
+  cpuVendor: string;
+  cpuModel: string;
+  /** Threads a product may use (setThreads). */
+  threads: number;
+  hardwareThreads: number;
+  arch: string;
+  /** Whether this build has the CUDA path (not yet). */
+  cuda: boolean;
+}
+
+export interface KernelInfo {
+  /** The kernel slot, e.g. 'csrspmm_i32', 'gemm'. */
+  op: string;
+  isa: string;
+  /** XNNPACK-style name showing tile and ISA, e.g. f32_csrspmm_i32_ukernel_1x32__avx2. */
+  name: string;
+  tile: string;
+  /** This CPU can run it. */
+  available: boolean;
+  /** It is the one in use. */
+  selected: boolean;
+}
+
+export interface NativeAddon {
+  prepareCsr(rows: number, cols: number, rowPtr: Int32Array, colIdx: Int32Array, values: Float32Array): NativeMatrix;
+  prepareNm(rows: number, cols: number, n: number, m: number, values: Float32Array, indices: Uint8Array): NativeMatrix;
+  prepareBsr(
+    rows: number,
+    cols: number,
+    blockRows: number,
+    blockCols: number,
+    rowPtr: Int32Array,
+    colIdx: Int32Array,
+    values: Float32Array,
+  ): NativeMatrix;
+  prepareDense(rows: number, cols: number, data: Float32Array): NativeMatrix;
+  matmul(a: NativeMatrix, x: Float32Array, n: number, bias: Float32Array | null, relu: boolean, out?: Float32Array): Float32Array;
+  matmulAsync(a: NativeMatrix, x: Float32Array, n: number, bias: Float32Array | null, relu: boolean, out?: Float32Array): Promise<Float32Array>;
+  matmulTransposed(a: NativeMatrix, x: Float32Array, n: number, out?: Float32Array): Float32Array;
+  matmulTransposedAsync(a: NativeMatrix, x: Float32Array, n: number, out?: Float32Array): Promise<Float32Array>;
+  sddmm(pattern: NativeMatrix, a: Float32Array, b: Float32Array, n: number, out?: Float32Array): Float32Array;
+  sddmmAsync(pattern: NativeMatrix, a: Float32Array, b: Float32Array, n: number, out?: Float32Array): Promise<Float32Array>;
+  setErrorFactory(factory: (code: string, message: string) => Error): void;
+  setThreads(n: number): void;
+  getThreads(): number;
+  capabilities(): Capabilities;
+  listKernels(): KernelInfo[];
+}
+
+/** The package root: the nearest folder above this module holding sparsenn's package.json. */
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const pkg = join(dir, 'package.json');
+    if (existsSync(pkg)) {
+      try {
+        if ((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'sparsenn') return dir;
+      } catch {
+        // not ours; keep looking
+      }
+    }
+    const up = dirname(dir);
+    if (up === dir) throw new NativeError('ERR_NATIVE_LOAD', 'sparsenn: cannot find the package root (package.json) above ' + fileURLToPath(import.meta.url));
+    dir = up;
+  }
+}
+
+function load(): NativeAddon {
+  const root = packageRoot();
+  const require = createRequire(join(root, 'package.json'));
+  let addon: NativeAddon;
+  try {
+    const nodeGypBuild = require('node-gyp-build') as (dir: string) => unknown;
+    addon = nodeGypBuild(root) as NativeAddon;
+  } catch (cause) {
+    const err = new NativeError(
+      'ERR_NATIVE_LOAD',
+      `sparsenn: the native addon could not be loaded from ${root} (${(cause as Error).message}). ` +
+        'Build it with `npm rebuild sparsenn` (needs python3, make and a C++17 compiler) ' +
+        'or install on a platform with a prebuild (`npm run prebuild` makes them).',
+    );
+    (err as Error & { cause?: unknown }).cause = cause;
+    throw err;
+  }
+  addon.setErrorFactory((code, message) => errorFromCode(code, message));
+  return addon;
+}
+
+/** The loaded addon (loaded on first import of the library). */
+export const native: NativeAddon = load();
