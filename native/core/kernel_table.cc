@@ -10,12 +10,14 @@ struct Tables {
   KernelTable by_isa[4];
   Tables() {
     for (int i = 0; i < 4; ++i) by_isa[i].isa = static_cast<Isa>(i);
-    // The GEMM's tile "MRxNR" names the panel height the packer must use.
+    // Tiles "MRxNR" name the panel shapes the preparation must match.
 #define SPARSENN_UKERNEL(slot, isa, fn, tile)                              \
   {                                                                        \
     KernelTable& t = by_isa[static_cast<int>(isa_of_##isa)];               \
     t.slot = &fn;                                                          \
     if (std::strcmp(#slot, "gemm") == 0) t.gemm_mr = std::atoi(tile);      \
+    if (std::strcmp(#slot, "csrspmm") == 0)                                \
+      t.csrspmm_nr = std::atoi(std::strchr(tile, 'x') + 1);                \
   }
     constexpr Isa isa_of_scalar = Isa::kScalar, isa_of_avx2 = Isa::kAvx2,
                   isa_of_avx512 = Isa::kAvx512, isa_of_neon = Isa::kNeon;

@@ -11,7 +11,8 @@ namespace sparsenn {
 
 struct KernelTable {
   Isa isa = Isa::kScalar;
-  int gemm_mr = 1;
+  int gemm_mr = 1;      // GEMM panel height (from the gemm tile "MRxNR")
+  int csrspmm_nr = 1;   // CSR SpMM panel width (from the csrspmm tile "1xNR")
   // One member per slot. Every slot has a scalar kernel, so the scalar lines of the list
   // name each slot exactly once; the other ISAs' lines expand to nothing here.
 #define SPARSENN_MEMBER_scalar(slot) slot##_t* slot = nullptr;

@@ -35,11 +35,53 @@ CsrPrepared::CsrPrepared(int64_t rows, int64_t cols, std::vector<int32_t> rowptr
   const size_t nnz = val_.size();
   if (narrow_) col16_.assign(col, col + nnz);
   else col32_.assign(col, col + nnz);
+  build_stripes();
+}
+
+// Stripe width: small enough that a stripe's panel of X (width x the kernel's panel columns)
+// stays in L1, but wide enough that a stripe-row holds several entries on average, so that
+// the per-stripe-row work (row pointers, adding into Y) stays small next to the FMAs.
+void CsrPrepared::build_stripes() {
+  constexpr int64_t kL1PanelBytes = 24 * 1024;
+  constexpr double kMinEntriesPerStripeRow = 8.0;
+  const int64_t nr = kernels().csrspmm_nr;
+  const double density = rows_ * cols_ > 0 ? static_cast<double>(val_.size()) / (static_cast<double>(rows_) * cols_) : 1.0;
+  int64_t kb = kL1PanelBytes / (nr * 4);
+  if (density > 0 && kMinEntriesPerStripeRow / density > kb) kb = static_cast<int64_t>(kMinEntriesPerStripeRow / density);
+  if (kb > 65536) kb = 65536;
+  if (kb > cols_) kb = cols_;
+  if (kb < 1) kb = 1;
+  stripe_width_ = static_cast<int32_t>(kb);
+  stripes_ = static_cast<int32_t>((cols_ + kb - 1) / kb);
+  stripe_rowptr_.assign(static_cast<size_t>(stripes_) * (rows_ + 1), 0);
+  // Count entries per (stripe, row), prefix-sum stripe-major, then scatter (rows keep their
+  // column order, so each stripe-row stays sorted).
+  auto col_at = [&](size_t p) -> int64_t { return narrow_ ? col16_[p] : col32_[p]; };
+  for (int64_t r = 0; r < rows_; ++r)
+    for (int32_t p = rowptr_[r]; p < rowptr_[r + 1]; ++p) stripe_rowptr_[(col_at(p) / kb) * (rows_ + 1) + r + 1]++;
+  int64_t running = 0;
+  for (int32_t s = 0; s < stripes_; ++s) {
+    int32_t* rp = stripe_rowptr_.data() + static_cast<size_t>(s) * (rows_ + 1);
+    rp[0] = static_cast<int32_t>(running);
+    for (int64_t r = 0; r < rows_; ++r) rp[r + 1] = static_cast<int32_t>(running += rp[r + 1]);
+  }
+  stripe_col_.resize(val_.size());
+  stripe_val_.resize(val_.size());
+  std::vector<int32_t> next(stripes_);
+  for (int64_t r = 0; r < rows_; ++r) {
+    for (int32_t s = 0; s < stripes_; ++s) next[s] = stripe_rowptr_[static_cast<size_t>(s) * (rows_ + 1) + r];
+    for (int32_t p = rowptr_[r]; p < rowptr_[r + 1]; ++p) {
+      const int64_t c = col_at(p);
+      const int32_t q = next[c / kb]++;
+      stripe_col_[q] = static_cast<uint16_t>(c % kb);
+      stripe_val_[q] = val_[p];
+    }
+  }
 }
 
 size_t CsrPrepared::bytes() const {
   return rowptr_.size() * 4 + col32_.size() * 4 + col16_.size() * 2 + val_.size() * 4 +
-         colprefix_.size() * 8;
+         stripe_rowptr_.size() * 4 + stripe_col_.size() * 2 + stripe_val_.size() * 4 + colprefix_.size() * 8;
 }
 
 std::unique_ptr<CsrPrepared> prepare_csr(int64_t rows, int64_t cols, const int32_t* rowptr,
@@ -120,8 +162,8 @@ void CsrPrepared::multiply(const float* x, int64_t n, float* y, Epilogue ep) con
       if (narrow_) k.csrspmv_u16(rp, col16_.data(), v, x, y, r0, r1, ep);
       else k.csrspmv_i32(rp, col32_.data(), v, x, y, r0, r1, ep);
     } else {
-      if (narrow_) k.csrspmm_u16(rp, col16_.data(), v, x, n, y, r0, r1, ep);
-      else k.csrspmm_i32(rp, col32_.data(), v, x, n, y, r0, r1, ep);
+      k.csrspmm(stripe_rowptr_.data(), stripes_, stripe_width_, rows, cols_, stripe_col_.data(), stripe_val_.data(), x, n,
+                y, r0, r1, ep);
     }
   });
 }

@@ -51,6 +51,12 @@ class CsrPrepared : public PreparedMatrix {
   std::vector<int32_t> col32_;
   std::vector<uint16_t> col16_;
   std::vector<float> val_;
+  // Column-striped copy for the SpMM kernel (see kernels/f32-csrspmm/csrspmm-impl.h).
+  int32_t stripe_width_ = 0, stripes_ = 0;
+  std::vector<int32_t> stripe_rowptr_;
+  std::vector<uint16_t> stripe_col_;
+  std::vector<float> stripe_val_;
+  void build_stripes();
   const char* format_;
   bool narrow_;  // cols <= 65536: indices stored as uint16 (6 bytes per entry instead of 8)
   mutable std::once_flag colprefix_once_;

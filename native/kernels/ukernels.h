@@ -24,10 +24,14 @@ struct Epilogue {
   bool relu;
 };
 
-// Y[r, :] = sum_p val[p] * X[col[p], :] for rows r in [r0, r1); X is K x n row-major.
-template <typename Idx>
-using csrspmm_fn = void(const int32_t* rowptr, const Idx* col, const float* val, const float* x,
-                        int64_t n, float* y, int64_t r0, int64_t r1, Epilogue ep);
+// Y[r, :] = sum over stripes s and entries p of stripe-row (s, r) of val[p] * X[s * kb + col[p], :]
+// for rows r in [r0, r1); X is K x n row-major. The matrix is column-striped: stripe s holds
+// columns [s * kb, (s + 1) * kb) as a CSR of its own with row pointers
+// srowptr[s * (rows + 1) .. s * (rows + 1) + rows] into col/val and stripe-local 16-bit columns.
+// `k` is X's row count (the last stripe may be narrower than kb).
+using csrspmm_t = void(const int32_t* srowptr, int32_t stripes, int32_t kb, int64_t rows,
+                       int64_t k, const uint16_t* col, const float* val, const float* x, int64_t n, float* y,
+                       int64_t r0, int64_t r1, Epilogue ep);
 // n == 1: y[r] = sum_p val[p] * x[col[p]].
 template <typename Idx>
 using csrspmv_fn = void(const int32_t* rowptr, const Idx* col, const float* val, const float* x,
@@ -55,8 +59,6 @@ using gemm_fn = void(const float* apack, int64_t m, int64_t k, const float* x, i
 using gemv_fn = void(const float* apack, int64_t m, int64_t k, const float* x, float* y,
                      int64_t p0, int64_t p1, Epilogue ep);
 
-using csrspmm_i32_t = csrspmm_fn<int32_t>;
-using csrspmm_u16_t = csrspmm_fn<uint16_t>;
 using csrspmv_i32_t = csrspmv_fn<int32_t>;
 using csrspmv_u16_t = csrspmv_fn<uint16_t>;
 using csrspmmt_i32_t = csrspmmt_fn<int32_t>;

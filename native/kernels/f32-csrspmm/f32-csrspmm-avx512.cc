@@ -2,4 +2,4 @@
 #include "kernels/simd/vec-avx512.h"
 #include "kernels/f32-csrspmm/csrspmm-impl.h"
 
-SPARSENN_DEFINE_CSRSPMM(sparsenn::simd::VecAvx512, f32_csrspmm_i32_ukernel_1x128__avx512, f32_csrspmm_u16_ukernel_1x128__avx512)
+SPARSENN_DEFINE_CSRSPMM(sparsenn::simd::VecAvx512, f32_csrspmm_ukernel_1x32__avx512)

@@ -2,4 +2,4 @@
 #include "kernels/simd/vec-neon.h"
 #include "kernels/f32-csrspmm/csrspmm-impl.h"
 
-SPARSENN_DEFINE_CSRSPMM(sparsenn::simd::VecNeon, f32_csrspmm_i32_ukernel_1x32__neon, f32_csrspmm_u16_ukernel_1x32__neon)
+SPARSENN_DEFINE_CSRSPMM(sparsenn::simd::VecNeon, f32_csrspmm_ukernel_1x16__neon)

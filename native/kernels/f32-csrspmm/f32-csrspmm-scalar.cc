@@ -2,4 +2,4 @@
 #include "kernels/simd/vec-scalar.h"
 #include "kernels/f32-csrspmm/csrspmm-impl.h"
 
-SPARSENN_DEFINE_CSRSPMM(sparsenn::simd::VecScalar, f32_csrspmm_i32_ukernel_1x4__scalar, f32_csrspmm_u16_ukernel_1x4__scalar)
+SPARSENN_DEFINE_CSRSPMM(sparsenn::simd::VecScalar, f32_csrspmm_ukernel_1x4__scalar)
