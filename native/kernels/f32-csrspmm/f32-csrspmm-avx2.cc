@@ -2,4 +2,4 @@
 #include "kernels/simd/vec-avx2.h"
 #include "kernels/f32-csrspmm/csrspmm-impl.h"
 
-SPARSENN_DEFINE_CSRSPMM(sparsenn::simd::VecAvx2, f32_csrspmm_ukernel_1x16__avx2)
+SPARSENN_DEFINE_CSRSPMM(sparsenn::simd::VecAvx2, f32_csrspmm_ukernel_1x32__avx2)

@@ -7,6 +7,8 @@
 // last. The GEMV (n == 1) walks the same packed panels: per k one vector of the panel's MR
 // weights times the broadcast x[k], four k at a time for independent FMA chains.
 #pragma once
+#include <cstdlib>
+
 #include "kernels/ukernels.h"
 
 namespace sparsenn::impl {
@@ -47,6 +49,43 @@ inline void gemm_tile(const float* a, const float* x, int64_t ldx, int64_t kc, f
   }
 }
 
+// Scratch for the packed X block, one per thread, kept between calls.
+struct GemmPackBuffer {
+  float* data = nullptr;
+  size_t capacity = 0;
+  float* get(size_t floats) {
+    if (floats > capacity) {
+      std::free(data);
+      capacity = floats + 64;
+      data = static_cast<float*>(std::aligned_alloc(64, ((capacity * sizeof(float) + 63) / 64) * 64));
+      if (!data) capacity = 0;
+    }
+    return data;
+  }
+  ~GemmPackBuffer() { std::free(data); }
+};
+thread_local GemmPackBuffer tl_gemm_pack;
+
+// Packs X[k0 .. k0+kc, j0 .. j0+nc) into column tiles laid end to end, each kc x width
+// contiguous: NR-wide tiles, then W-wide ones, then the remainder. Read in place, X's rows are
+// n floats apart and a power-of-two n maps a tile's rows onto a few L1 sets.
+template <class Vec, int NR>
+inline void gemm_pack_x(const float* x, int64_t n, int64_t kc, int64_t nc, float* dst) {
+  constexpr int W = Vec::W;
+  int64_t j = 0;
+  auto copy = [&](int64_t w) {
+    for (int64_t k = 0; k < kc; ++k) {
+      const float* src = x + k * n + j;
+      for (int64_t c = 0; c < w; ++c) dst[k * w + c] = src[c];
+    }
+    dst += kc * w;
+    j += w;
+  };
+  while (j + NR <= nc) copy(NR);
+  while (j + W <= nc) copy(W);
+  if (j < nc) copy(nc - j);
+}
+
 template <class Vec>
 void gemm(const float* apack, int64_t m, int64_t k, const float* x, int64_t n, float* y,
           int64_t p0, int64_t p1, Epilogue ep) {
@@ -59,25 +98,29 @@ void gemm(const float* apack, int64_t m, int64_t k, const float* x, int64_t n, f
       }
     return;
   }
+  float* buf = tl_gemm_pack.get(static_cast<size_t>(kGemmKC * kGemmNC));
   for (int64_t jc = 0; jc < n; jc += kGemmNC) {
     const int64_t nc = n - jc < kGemmNC ? n - jc : kGemmNC;
     for (int64_t kc0 = 0; kc0 < k; kc0 += kGemmKC) {
       const int64_t kc = k - kc0 < kGemmKC ? k - kc0 : kGemmKC;
       const bool first = kc0 == 0, last = kc0 + kc == k;
+      const bool packed = buf != nullptr;
+      if (packed) gemm_pack_x<Vec, NR>(x + kc0 * n + jc, n, kc, nc, buf);
       for (int64_t p = p0; p < p1; ++p) {
         const int64_t row0 = p * MR;
         const int rows = static_cast<int>(m - row0 < MR ? m - row0 : MR);
         const float* a = apack + p * MR * k + kc0 * MR;
         const float* bias = ep.bias ? ep.bias + row0 : nullptr;
-        const float* xb = x + kc0 * n + jc;
+        const float* xb = packed ? buf : x + kc0 * n + jc;
         float* yb = y + row0 * n + jc;
+        // Tile j of width w: packed at xb (advancing by kc * w) with stride w, or in place.
         int64_t j = 0;
-        for (; j + NR <= nc; j += NR)
-          gemm_tile<Vec, MR, NV, false>(a, xb + j, n, kc, yb + j, n, rows, 0, first, last, bias, ep.relu);
-        for (; j + W <= nc; j += W)
-          gemm_tile<Vec, MR, 1, false>(a, xb + j, n, kc, yb + j, n, rows, 0, first, last, bias, ep.relu);
+        for (; j + NR <= nc; j += NR, xb += packed ? kc * NR : NR)
+          gemm_tile<Vec, MR, NV, false>(a, xb, packed ? NR : n, kc, yb + j, n, rows, 0, first, last, bias, ep.relu);
+        for (; j + W <= nc; j += W, xb += packed ? kc * W : W)
+          gemm_tile<Vec, MR, 1, false>(a, xb, packed ? W : n, kc, yb + j, n, rows, 0, first, last, bias, ep.relu);
         if (j < nc)
-          gemm_tile<Vec, MR, 1, true>(a, xb + j, n, kc, yb + j, n, rows, static_cast<int>(nc - j),
+          gemm_tile<Vec, MR, 1, true>(a, xb, packed ? nc - j : n, kc, yb + j, n, rows, static_cast<int>(nc - j),
                                       first, last, bias, ep.relu);
       }
     }
