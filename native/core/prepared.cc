@@ -15,6 +15,61 @@ constexpr int64_t kMaxDim = 0x7fffffff;
 
 std::string str(int64_t v) { return std::to_string(v); }
 
+// Column stripes for the SpMM kernels (kernels/f32-csrspmm/csrspmm-impl.h): a stripe is `width`
+// consecutive columns (or block columns); its entries form a CSR of their own with stripe-local
+// 16-bit indices. The width keeps a stripe's panel of X in L1 (the kernel's panel is
+// csrspmm_nr floats wide) yet leaves several entries per stripe-row on average, so the
+// per-stripe-row work (row pointers, adding into Y) stays small next to the FMAs.
+int64_t stripe_width(int64_t rows, int64_t units, int64_t entries, int64_t unit_cols) {
+  constexpr int64_t kL1PanelBytes = 24 * 1024;
+  constexpr double kMinEntriesPerStripeRow = 8.0;
+  const int64_t nr = kernels().csrspmm_nr;
+  int64_t width = kL1PanelBytes / (nr * 4) / unit_cols;
+  const double density = rows * units > 0 ? static_cast<double>(entries) / (static_cast<double>(rows) * units) : 1.0;
+  if (density > 0 && kMinEntriesPerStripeRow / density > width) width = static_cast<int64_t>(kMinEntriesPerStripeRow / density);
+  if (width > 65536) width = 65536;
+  if (width > units) width = units;
+  return width < 1 ? 1 : width;
+}
+
+struct Stripes {
+  int32_t count = 0;
+  std::vector<int32_t> rowptr;  // count x (rows + 1)
+  std::vector<uint16_t> col;    // stripe-local index of each entry
+  std::vector<int32_t> source;  // position of each entry in the original arrays
+};
+
+// Counts entries per (stripe, row), prefix-sums stripe-major, then scatters; rows keep their
+// order, so each stripe-row stays sorted.
+template <typename ColAt>
+Stripes make_stripes(const int32_t* rowptr, int64_t rows, int64_t units, int64_t width, ColAt col_at) {
+  Stripes st;
+  st.count = static_cast<int32_t>((units + width - 1) / width);
+  st.rowptr.assign(static_cast<size_t>(st.count) * (rows + 1), 0);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int32_t p = rowptr[r]; p < rowptr[r + 1]; ++p) st.rowptr[(col_at(p) / width) * (rows + 1) + r + 1]++;
+  int64_t running = 0;
+  for (int32_t s = 0; s < st.count; ++s) {
+    int32_t* rp = st.rowptr.data() + static_cast<size_t>(s) * (rows + 1);
+    rp[0] = static_cast<int32_t>(running);
+    for (int64_t r = 0; r < rows; ++r) rp[r + 1] = static_cast<int32_t>(running += rp[r + 1]);
+  }
+  const size_t total = static_cast<size_t>(rowptr[rows]);
+  st.col.resize(total);
+  st.source.resize(total);
+  std::vector<int32_t> next(st.count);
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int32_t s = 0; s < st.count; ++s) next[s] = st.rowptr[static_cast<size_t>(s) * (rows + 1) + r];
+    for (int32_t p = rowptr[r]; p < rowptr[r + 1]; ++p) {
+      const int64_t c = col_at(p);
+      const int32_t q = next[c / width]++;
+      st.col[q] = static_cast<uint16_t>(c % width);
+      st.source[q] = p;
+    }
+  }
+  return st;
+}
+
 }  // namespace
 
 void check_dims(int64_t rows, int64_t cols) {
@@ -38,45 +93,16 @@ CsrPrepared::CsrPrepared(int64_t rows, int64_t cols, std::vector<int32_t> rowptr
   build_stripes();
 }
 
-// Stripe width: small enough that a stripe's panel of X (width x the kernel's panel columns)
-// stays in L1, but wide enough that a stripe-row holds several entries on average, so that
-// the per-stripe-row work (row pointers, adding into Y) stays small next to the FMAs.
 void CsrPrepared::build_stripes() {
-  constexpr int64_t kL1PanelBytes = 24 * 1024;
-  constexpr double kMinEntriesPerStripeRow = 8.0;
-  const int64_t nr = kernels().csrspmm_nr;
-  const double density = rows_ * cols_ > 0 ? static_cast<double>(val_.size()) / (static_cast<double>(rows_) * cols_) : 1.0;
-  int64_t kb = kL1PanelBytes / (nr * 4);
-  if (density > 0 && kMinEntriesPerStripeRow / density > kb) kb = static_cast<int64_t>(kMinEntriesPerStripeRow / density);
-  if (kb > 65536) kb = 65536;
-  if (kb > cols_) kb = cols_;
-  if (kb < 1) kb = 1;
-  stripe_width_ = static_cast<int32_t>(kb);
-  stripes_ = static_cast<int32_t>((cols_ + kb - 1) / kb);
-  stripe_rowptr_.assign(static_cast<size_t>(stripes_) * (rows_ + 1), 0);
-  // Count entries per (stripe, row), prefix-sum stripe-major, then scatter (rows keep their
-  // column order, so each stripe-row stays sorted).
-  auto col_at = [&](size_t p) -> int64_t { return narrow_ ? col16_[p] : col32_[p]; };
-  for (int64_t r = 0; r < rows_; ++r)
-    for (int32_t p = rowptr_[r]; p < rowptr_[r + 1]; ++p) stripe_rowptr_[(col_at(p) / kb) * (rows_ + 1) + r + 1]++;
-  int64_t running = 0;
-  for (int32_t s = 0; s < stripes_; ++s) {
-    int32_t* rp = stripe_rowptr_.data() + static_cast<size_t>(s) * (rows_ + 1);
-    rp[0] = static_cast<int32_t>(running);
-    for (int64_t r = 0; r < rows_; ++r) rp[r + 1] = static_cast<int32_t>(running += rp[r + 1]);
-  }
-  stripe_col_.resize(val_.size());
-  stripe_val_.resize(val_.size());
-  std::vector<int32_t> next(stripes_);
-  for (int64_t r = 0; r < rows_; ++r) {
-    for (int32_t s = 0; s < stripes_; ++s) next[s] = stripe_rowptr_[static_cast<size_t>(s) * (rows_ + 1) + r];
-    for (int32_t p = rowptr_[r]; p < rowptr_[r + 1]; ++p) {
-      const int64_t c = col_at(p);
-      const int32_t q = next[c / kb]++;
-      stripe_col_[q] = static_cast<uint16_t>(c % kb);
-      stripe_val_[q] = val_[p];
-    }
-  }
+  auto col_at = [&](int32_t p) -> int64_t { return narrow_ ? col16_[p] : col32_[p]; };
+  const int64_t width = stripe_width(rows_, cols_, static_cast<int64_t>(val_.size()), 1);
+  Stripes st = make_stripes(rowptr_.data(), rows_, cols_, width, col_at);
+  stripe_width_ = static_cast<int32_t>(width);
+  stripes_ = st.count;
+  stripe_rowptr_ = std::move(st.rowptr);
+  stripe_col_ = std::move(st.col);
+  stripe_val_.resize(st.source.size());
+  for (size_t q = 0; q < st.source.size(); ++q) stripe_val_[q] = val_[st.source[q]];
 }
 
 size_t CsrPrepared::bytes() const {
@@ -203,11 +229,24 @@ void CsrPrepared::sddmm(const float* a, const float* b, int64_t n, float* out) c
 
 // ---------------------------------------------------------------- BSR
 
-BsrPrepared::BsrPrepared(int64_t rows, int64_t cols, int32_t br, int32_t bc,
-                         std::vector<int32_t> rowptr, std::vector<int32_t> col, std::vector<float> val)
-    : PreparedMatrix(rows, cols), br_(br), bc_(bc), rowptr_(std::move(rowptr)), col_(std::move(col)), val_(std::move(val)) {}
+BsrPrepared::BsrPrepared(int64_t rows, int64_t cols, int32_t br, int32_t bc, std::vector<int32_t> rowptr,
+                         const std::vector<int32_t>& col, const std::vector<float>& val)
+    : PreparedMatrix(rows, cols), br_(br), bc_(bc), rowptr_(std::move(rowptr)) {
+  const int64_t brows = static_cast<int64_t>(rowptr_.size()) - 1, bcols = (cols + bc - 1) / bc;
+  const int64_t blk = static_cast<int64_t>(br) * bc;
+  stripe_width_ = static_cast<int32_t>(stripe_width(brows, bcols, static_cast<int64_t>(col.size()), bc));
+  Stripes st = make_stripes(rowptr_.data(), brows, bcols, stripe_width_, [&](int32_t q) -> int64_t { return col[q]; });
+  stripes_ = st.count;
+  stripe_rowptr_ = std::move(st.rowptr);
+  stripe_col_ = std::move(st.col);
+  stripe_val_.resize(val.size());
+  for (size_t q = 0; q < st.source.size(); ++q)
+    std::copy(val.begin() + st.source[q] * blk, val.begin() + (st.source[q] + 1) * blk, stripe_val_.begin() + q * blk);
+}
 
-size_t BsrPrepared::bytes() const { return rowptr_.size() * 4 + col_.size() * 4 + val_.size() * 4; }
+size_t BsrPrepared::bytes() const {
+  return rowptr_.size() * 4 + stripe_rowptr_.size() * 4 + stripe_col_.size() * 2 + stripe_val_.size() * 4;
+}
 
 std::unique_ptr<BsrPrepared> prepare_bsr(int64_t rows, int64_t cols, int32_t br, int32_t bc,
                                          const int32_t* rowptr, size_t rowptr_len,
@@ -244,7 +283,7 @@ std::unique_ptr<BsrPrepared> prepare_bsr(int64_t rows, int64_t cols, int32_t br,
         for (int32_t c = 0; c < bc; ++c)
           if (b * br + r >= rows || static_cast<int64_t>(col[q]) * bc + c >= cols) v[q * blk + r * bc + c] = 0.f;
   return std::make_unique<BsrPrepared>(rows, cols, br, bc, std::vector<int32_t>(rowptr, rowptr + brows + 1),
-                                       std::vector<int32_t>(col, col + col_len), std::move(v));
+                                       std::vector<int32_t>(col, col + col_len), v);
 }
 
 void BsrPrepared::multiply(const float* x, int64_t n, float* y, Epilogue ep) const {
@@ -252,7 +291,8 @@ void BsrPrepared::multiply(const float* x, int64_t n, float* y, Epilogue ep) con
   const int64_t brows = static_cast<int64_t>(rowptr_.size()) - 1;
   const RowSplit split = split_by_prefix(rowptr_.data(), brows, n * br_ * bc_);
   ThreadPool::instance().parallel_for(split.tasks(), [&](int64_t t) {
-    k.bsrspmm(br_, bc_, rowptr_.data(), col_.data(), val_.data(), x, cols_, n, y, rows_, split.begin(t), split.end(t), ep);
+    k.bsrspmm(br_, bc_, stripe_rowptr_.data(), stripes_, stripe_width_, brows, stripe_col_.data(), stripe_val_.data(), x,
+              cols_, n, y, rows_, split.begin(t), split.end(t), ep);
   });
 }
 

@@ -66,15 +66,19 @@ class CsrPrepared : public PreparedMatrix {
 class BsrPrepared : public PreparedMatrix {
  public:
   BsrPrepared(int64_t rows, int64_t cols, int32_t br, int32_t bc, std::vector<int32_t> rowptr,
-              std::vector<int32_t> col, std::vector<float> val);
+              const std::vector<int32_t>& col, const std::vector<float>& val);
   const char* format() const override { return "bsr"; }
   size_t bytes() const override;
   void multiply(const float* x, int64_t n, float* y, Epilogue ep) const override;
 
  private:
   int32_t br_, bc_;
-  std::vector<int32_t> rowptr_, col_;
-  std::vector<float> val_;
+  std::vector<int32_t> rowptr_;  // blocks per block row (for the thread split)
+  // Column-striped blocks for the kernel (see kernels/f32-bsrspmm/bsrspmm-impl.h).
+  int32_t stripe_width_ = 0, stripes_ = 0;  // in block columns
+  std::vector<int32_t> stripe_rowptr_;
+  std::vector<uint16_t> stripe_col_;
+  std::vector<float> stripe_val_;
 };
 
 class DensePrepared : public PreparedMatrix {

@@ -45,12 +45,15 @@ using csrspmmt_fn = void(const int32_t* rowptr, const Idx* col, const float* val
 template <typename Idx>
 using sddmm_fn = void(const int32_t* rowptr, const Idx* col, const float* a, const float* b,
                       int64_t n, float* out, int64_t r0, int64_t r1);
-// Block-sparse rows: blocks of br x bc values (row-major inside the block). Block rows
-// [b0, b1); `m` is the true row count, so padding rows of the last block row are not stored.
-// `k` is X's row count: the last block column may hang over it, and those columns are skipped.
-using bsrspmm_fn = void(int32_t br, int32_t bc, const int32_t* rowptr, const int32_t* col,
-                        const float* val, const float* x, int64_t k, int64_t n, float* y,
-                        int64_t m, int64_t b0, int64_t b1, Epilogue ep);
+// Block-sparse rows: blocks of br x bc values (row-major inside the block), column-striped like
+// the CSR SpMM: stripe s holds block columns [s * sbw, (s + 1) * sbw) with row pointers per block
+// row at srowptr[s * (brows + 1) ..] and stripe-local block-column indices. Block rows [b0, b1);
+// `m` is the true row count (padding rows of the last block row are never written) and `k`
+// X's row count (the last block column may hang over it; those columns are skipped).
+using bsrspmm_fn = void(int32_t br, int32_t bc, const int32_t* srowptr, int32_t stripes,
+                        int32_t sbw, int64_t brows, const uint16_t* col, const float* val,
+                        const float* x, int64_t k, int64_t n, float* y, int64_t m, int64_t b0,
+                        int64_t b1, Epilogue ep);
 // Dense Y = A X with A packed in panels of MR rows (k-major inside a panel, zero padded),
 // for panels [p0, p1). `m` is the true row count.
 using gemm_fn = void(const float* apack, int64_t m, int64_t k, const float* x, int64_t n, float* y,

@@ -17,8 +17,7 @@
 // Everything here has internal linkage: each ISA's instantiation must stay in its own
 // translation unit so the linker can never mix code built with different -m flags.
 #pragma once
-#include <cstdlib>
-
+#include "kernels/common/pack-x.h"
 #include "kernels/ukernels.h"
 
 namespace sparsenn::impl {
@@ -61,44 +60,6 @@ inline void csrspmm_stripe_row(const uint16_t* col, const float* val, int32_t p0
   }
 }
 
-// Scratch for the packed X stripe, one per thread, kept between calls.
-struct PackBuffer {
-  float* data = nullptr;
-  size_t capacity = 0;
-  float* get(size_t floats) {
-    if (floats > capacity) {
-      std::free(data);
-      capacity = floats + floats / 4 + 64;
-      data = static_cast<float*>(std::aligned_alloc(64, ((capacity * sizeof(float) + 63) / 64) * 64));
-      if (!data) capacity = 0;
-    }
-    return data;
-  }
-  ~PackBuffer() { std::free(data); }
-};
-thread_local PackBuffer tl_pack;
-
-// Copies X rows [k0, k0 + ks) into panels: the panel of columns [j, j + w) becomes a contiguous
-// ks x w block at dst + ks * j. Panels are NV*W wide, then W, then the remainder, as the
-// kernel walks them. Contiguous panels keep a stripe's panel in L1 whatever n is; read in
-// place, rows n floats apart would map to a few L1 sets when n is a power of two.
-template <class Vec, int NV>
-inline void csrspmm_pack(const float* x, int64_t n, int64_t k0, int64_t ks, float* dst) {
-  constexpr int W = Vec::W;
-  int64_t j = 0;
-  auto copy = [&](int64_t w) {
-    float* d = dst + ks * j;
-    for (int64_t k = 0; k < ks; ++k) {
-      const float* src = x + (k0 + k) * n + j;
-      for (int64_t c = 0; c < w; ++c) d[k * w + c] = src[c];
-    }
-    j += w;
-  };
-  while (j + NV * W <= n) copy(NV * W);
-  while (j + W <= n) copy(W);
-  if (j < n) copy(n - j);
-}
-
 // One stripe, rows [rb, re), the panel of columns [j, j + w) read from xp with row stride w.
 template <class Vec, int NV, int U, bool kTail>
 inline void csrspmm_block_panel(const int32_t* rp, const uint16_t* col, const float* val,
@@ -130,7 +91,7 @@ void csrspmm(const int32_t* srowptr, int32_t stripes, int32_t kb, int64_t rows, 
   }
   // With one panel X's rows are already contiguous; otherwise pack each stripe of X.
   const bool pack = n > NV * W;
-  float* buf = pack ? tl_pack.get(static_cast<size_t>(kb) * n) : nullptr;
+  float* buf = pack ? tl_pack_x.get(static_cast<size_t>(kb) * n) : nullptr;
   const bool packed = buf != nullptr;
   // Stripe -> row block -> panel -> row: the stripe's X panel (kb x NV*W) stays in L1 while a
   // block of rows passes over it once per panel, the block's entries stay in L2 between panels,
@@ -140,7 +101,7 @@ void csrspmm(const int32_t* srowptr, int32_t stripes, int32_t kb, int64_t rows, 
     if (rp[r0] == rp[r1]) continue;
     const int64_t k0 = static_cast<int64_t>(s) * kb;
     const int64_t ks = k - k0 < kb ? k - k0 : kb;
-    if (packed) csrspmm_pack<Vec, NV>(x, n, k0, ks, buf);
+    if (packed) pack_x_panels<Vec, NV>(x, n, k0, ks, buf);
     // Panel j of width w: packed at buf + ks * j with stride w, or in place with stride n.
     auto panel_x = [&](int64_t j) { return packed ? buf + ks * j : x + k0 * n + j; };
     for (int64_t rb = r0; rb < r1; rb += kRowBlock) {

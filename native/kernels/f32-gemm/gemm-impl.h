@@ -7,8 +7,7 @@
 // last. The GEMV (n == 1) walks the same packed panels: per k one vector of the panel's MR
 // weights times the broadcast x[k], four k at a time for independent FMA chains.
 #pragma once
-#include <cstdlib>
-
+#include "kernels/common/pack-x.h"
 #include "kernels/ukernels.h"
 
 namespace sparsenn::impl {
@@ -49,22 +48,7 @@ inline void gemm_tile(const float* a, const float* x, int64_t ldx, int64_t kc, f
   }
 }
 
-// Scratch for the packed X block, one per thread, kept between calls.
-struct GemmPackBuffer {
-  float* data = nullptr;
-  size_t capacity = 0;
-  float* get(size_t floats) {
-    if (floats > capacity) {
-      std::free(data);
-      capacity = floats + 64;
-      data = static_cast<float*>(std::aligned_alloc(64, ((capacity * sizeof(float) + 63) / 64) * 64));
-      if (!data) capacity = 0;
-    }
-    return data;
-  }
-  ~GemmPackBuffer() { std::free(data); }
-};
-thread_local GemmPackBuffer tl_gemm_pack;
+thread_local PackBuffer tl_gemm_pack;  // this kernel's own scratch, one per thread
 
 // Packs X[k0 .. k0+kc, j0 .. j0+nc) into column tiles laid end to end, each kc x width
 // contiguous: NR-wide tiles, then W-wide ones, then the remainder. Read in place, X's rows are

@@ -1,0 +1,49 @@
+// Packing of X row stripes into contiguous column panels, shared by the sparse SpMM kernels.
+// Internal linkage on purpose: each ISA translation unit gets its own copy (see ukernels.h).
+#pragma once
+#include <cstdint>
+#include <cstdlib>
+
+namespace sparsenn::impl {
+namespace {
+
+// Scratch for the packed X stripe, one per thread, kept between calls.
+struct PackBuffer {
+  float* data = nullptr;
+  size_t capacity = 0;
+  float* get(size_t floats) {
+    if (floats > capacity) {
+      std::free(data);
+      capacity = floats + floats / 4 + 64;
+      data = static_cast<float*>(std::aligned_alloc(64, ((capacity * sizeof(float) + 63) / 64) * 64));
+      if (!data) capacity = 0;
+    }
+    return data;
+  }
+  ~PackBuffer() { std::free(data); }
+};
+thread_local PackBuffer tl_pack_x;
+
+// Copies X rows [k0, k0 + ks) into panels: the panel of columns [j, j + w) becomes a contiguous
+// ks x w block at dst + ks * j. Panels are NV*W wide, then W, then the remainder, as the
+// kernel walks them. Contiguous panels keep a stripe's panel in L1 whatever n is; read in
+// place, rows n floats apart would map to a few L1 sets when n is a power of two.
+template <class Vec, int NV>
+inline void pack_x_panels(const float* x, int64_t n, int64_t k0, int64_t ks, float* dst) {
+  constexpr int W = Vec::W;
+  int64_t j = 0;
+  auto copy = [&](int64_t w) {
+    float* d = dst + ks * j;
+    for (int64_t k = 0; k < ks; ++k) {
+      const float* src = x + (k0 + k) * n + j;
+      for (int64_t c = 0; c < w; ++c) d[k * w + c] = src[c];
+    }
+    j += w;
+  };
+  while (j + NV * W <= n) copy(NV * W);
+  while (j + W <= n) copy(W);
+  if (j < n) copy(n - j);
+}
+
+}  // namespace
+}  // namespace sparsenn::impl
