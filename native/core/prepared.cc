@@ -36,13 +36,14 @@ struct Stripes {
   int32_t count = 0;
   std::vector<int32_t> rowptr;  // count x (rows + 1)
   std::vector<uint16_t> col;    // stripe-local index of each entry
-  std::vector<int32_t> source;  // position of each entry in the original arrays
+  std::vector<int32_t> source;  // position of each entry in the original arrays, -1 for padding
 };
 
-// Counts entries per (stripe, row), prefix-sums stripe-major, then scatters; rows keep their
-// order, so each stripe-row stays sorted.
+// Counts entries per (stripe, row), rounded up to a multiple of `pad`, prefix-sums
+// stripe-major, then scatters; rows keep their order, so each stripe-row stays sorted (padding,
+// at local column 0, comes last).
 template <typename ColAt>
-Stripes make_stripes(const int32_t* rowptr, int64_t rows, int64_t units, int64_t width, ColAt col_at) {
+Stripes make_stripes(const int32_t* rowptr, int64_t rows, int64_t units, int64_t width, int pad, ColAt col_at) {
   Stripes st;
   st.count = static_cast<int32_t>((units + width - 1) / width);
   st.rowptr.assign(static_cast<size_t>(st.count) * (rows + 1), 0);
@@ -52,11 +53,15 @@ Stripes make_stripes(const int32_t* rowptr, int64_t rows, int64_t units, int64_t
   for (int32_t s = 0; s < st.count; ++s) {
     int32_t* rp = st.rowptr.data() + static_cast<size_t>(s) * (rows + 1);
     rp[0] = static_cast<int32_t>(running);
-    for (int64_t r = 0; r < rows; ++r) rp[r + 1] = static_cast<int32_t>(running += rp[r + 1]);
+    for (int64_t r = 0; r < rows; ++r) {
+      running += (rp[r + 1] + pad - 1) / pad * pad;
+      if (running > 0x7fffffff) fail("ERR_SHAPE", "matrix too large for the SpMM layout (more than 2^31 - 1 padded entries)");
+      rp[r + 1] = static_cast<int32_t>(running);
+    }
   }
-  const size_t total = static_cast<size_t>(rowptr[rows]);
-  st.col.resize(total);
-  st.source.resize(total);
+  const size_t total = static_cast<size_t>(running);
+  st.col.assign(total, 0);
+  st.source.assign(total, -1);
   std::vector<int32_t> next(st.count);
   for (int64_t r = 0; r < rows; ++r) {
     for (int32_t s = 0; s < st.count; ++s) next[s] = st.rowptr[static_cast<size_t>(s) * (rows + 1) + r];
@@ -96,13 +101,13 @@ CsrPrepared::CsrPrepared(int64_t rows, int64_t cols, std::vector<int32_t> rowptr
 void CsrPrepared::build_stripes() {
   auto col_at = [&](int32_t p) -> int64_t { return narrow_ ? col16_[p] : col32_[p]; };
   const int64_t width = stripe_width(rows_, cols_, static_cast<int64_t>(val_.size()), 1);
-  Stripes st = make_stripes(rowptr_.data(), rows_, cols_, width, col_at);
+  Stripes st = make_stripes(rowptr_.data(), rows_, cols_, width, kStripePad, col_at);
   stripe_width_ = static_cast<int32_t>(width);
   stripes_ = st.count;
   stripe_rowptr_ = std::move(st.rowptr);
   stripe_col_ = std::move(st.col);
   stripe_val_.resize(st.source.size());
-  for (size_t q = 0; q < st.source.size(); ++q) stripe_val_[q] = val_[st.source[q]];
+  for (size_t q = 0; q < st.source.size(); ++q) stripe_val_[q] = st.source[q] < 0 ? 0.f : val_[st.source[q]];
 }
 
 size_t CsrPrepared::bytes() const {
@@ -235,7 +240,7 @@ BsrPrepared::BsrPrepared(int64_t rows, int64_t cols, int32_t br, int32_t bc, std
   const int64_t brows = static_cast<int64_t>(rowptr_.size()) - 1, bcols = (cols + bc - 1) / bc;
   const int64_t blk = static_cast<int64_t>(br) * bc;
   stripe_width_ = static_cast<int32_t>(stripe_width(brows, bcols, static_cast<int64_t>(col.size()), bc));
-  Stripes st = make_stripes(rowptr_.data(), brows, bcols, stripe_width_, [&](int32_t q) -> int64_t { return col[q]; });
+  Stripes st = make_stripes(rowptr_.data(), brows, bcols, stripe_width_, 1, [&](int32_t q) -> int64_t { return col[q]; });
   stripes_ = st.count;
   stripe_rowptr_ = std::move(st.rowptr);
   stripe_col_ = std::move(st.col);

@@ -28,7 +28,9 @@ struct Epilogue {
 // for rows r in [r0, r1); X is K x n row-major. The matrix is column-striped: stripe s holds
 // columns [s * kb, (s + 1) * kb) as a CSR of its own with row pointers
 // srowptr[s * (rows + 1) .. s * (rows + 1) + rows] into col/val and stripe-local 16-bit columns.
-// `k` is X's row count (the last stripe may be narrower than kb).
+// `k` is X's row count (the last stripe may be narrower than kb). Every stripe-row holds a
+// multiple of kStripePad entries (padded with zero values at stripe-local column 0).
+constexpr int kStripePad = 4;
 using csrspmm_t = void(const int32_t* srowptr, int32_t stripes, int32_t kb, int64_t rows,
                        int64_t k, const uint16_t* col, const float* val, const float* x, int64_t n, float* y,
                        int64_t r0, int64_t r1, Epilogue ep);

@@ -256,7 +256,7 @@ std::pair<int64_t, int64_t> partial_range(int64_t units) {
 template <class Call>
 void run_rows(const std::string& label, const std::string& desc, const char* unit, int64_t rows, int64_t n,
               int64_t units, int64_t unit_rows, const EpRefs& refs, const In& bias, int64_t variant, Call call) {
-  Out y(rows * n);
+  Out y(rows * n, 37 + 8 * n);  // guards: a block row (up to 8 rows) past either end
   for (int e = 0; e < 4; ++e) {
     y.fill_sentinel();
     y.snapshot();
@@ -317,7 +317,8 @@ void test_csrspmv_u16(const std::vector<Kernel<csrspmv_u16_t>>& ks) { test_csrsp
 
 // The striped form the csrspmm kernel reads (see ukernels.h): stripe s holds columns
 // [s * kb, (s + 1) * kb) as a CSR of its own with stripe-local 16-bit column indices, its row
-// pointers at srowptr[s * (rows + 1) ...], offsets into one shared col/val array.
+// pointers at srowptr[s * (rows + 1) ...], offsets into one shared col/val array; every
+// stripe-row is padded with zero values at local column 0 to a multiple of kStripePad entries.
 struct Striped {
   int32_t stripes = 0, kb = 1;
   std::vector<int32_t> srowptr;
@@ -338,6 +339,10 @@ Striped stripe_csr(const Csr& a, int32_t kb) {
       for (int32_t& p = next[r]; p < a.rowptr[r + 1] && a.col[p] < static_cast<int64_t>(st + 1) * kb; ++p) {
         s.col.push_back(static_cast<uint16_t>(a.col[p] - static_cast<int64_t>(st) * kb));
         s.val.push_back(a.val[p]);
+      }
+      while ((s.col.size() - rp[r]) % kStripePad != 0) {
+        s.col.push_back(0);
+        s.val.push_back(0.f);
       }
       rp[r + 1] = static_cast<int32_t>(s.col.size());
     }
@@ -429,7 +434,7 @@ void test_csrspmmt(const std::vector<Kernel<csrspmmt_fn<Idx>>>& ks, const char* 
             k.fn(a.rowptr.data(), col.data(), a.val.data(), x.data(), n, y.data(), rows, c0, c1);
           };
           const std::string label = k.label() + " " + desc;
-          Out y(kk * n);
+          Out y(kk * n, 37 + n);
           // Into a zeroed Y: Y = A^T X.
           y.fill_sentinel();
           for (int64_t i = 0; i < kk * n; ++i) y[i] = 0.f;
@@ -574,29 +579,87 @@ Bsr random_bsr(int64_t rows, int64_t cols, int32_t br, int32_t bc, const Density
   return a;
 }
 
+// The column-striped form the bsrspmm kernel reads (see ukernels.h): stripe s holds block
+// columns [s * sbw, (s + 1) * sbw) with row pointers per block row at srowptr[s * (brows + 1)],
+// stripe-local 16-bit block-column indices and the blocks' values in stripe order.
+struct StripedBsr {
+  int32_t stripes = 0, sbw = 1;
+  std::vector<int32_t> srowptr;
+  std::vector<uint16_t> col;
+  std::vector<float> val;
+};
+
+StripedBsr stripe_bsr(const Bsr& a, int32_t sbw) {
+  StripedBsr s;
+  const int64_t brows = a.brows(), bcols = (a.cols + a.bc - 1) / a.bc, blk = int64_t(a.br) * a.bc;
+  s.sbw = sbw;
+  s.stripes = static_cast<int32_t>((bcols + sbw - 1) / sbw);
+  s.srowptr.assign(static_cast<size_t>(s.stripes) * (brows + 1), 0);
+  std::vector<int32_t> next(a.rowptr.begin(), a.rowptr.end() - 1);
+  for (int32_t st = 0; st < s.stripes; ++st) {
+    int32_t* rp = s.srowptr.data() + static_cast<size_t>(st) * (brows + 1);
+    rp[0] = static_cast<int32_t>(s.col.size());
+    for (int64_t b = 0; b < brows; ++b) {
+      for (int32_t& q = next[b]; q < a.rowptr[b + 1] && a.col[q] < static_cast<int64_t>(st + 1) * sbw; ++q) {
+        s.col.push_back(static_cast<uint16_t>(a.col[q] - static_cast<int64_t>(st) * sbw));
+        s.val.insert(s.val.end(), a.val.begin() + q * blk, a.val.begin() + (q + 1) * blk);
+      }
+      rp[b + 1] = static_cast<int32_t>(s.col.size());
+    }
+  }
+  return s;
+}
+
+// Stripe widths (in block columns) to try: one block column, a few, one stripe for all, and
+// the 16-bit limit when there are more block columns than that.
+std::vector<int32_t> bsr_stripe_widths(int64_t bcols) {
+  if (bcols == 0) return {1};
+  std::vector<int32_t> out;
+  for (int64_t w : {bcols, int64_t(1), int64_t(2), int64_t(5), int64_t(65536)})
+    if (w <= bcols && w <= 65536 && std::find(out.begin(), out.end(), w) == out.end()) out.push_back(static_cast<int32_t>(w));
+  return out;
+}
+
 void test_bsrspmm(const std::vector<Kernel<bsrspmm_t>>& ks) {
   if (ks.empty()) return;
   Rng rng(g_seed ^ hash_str("bsrspmm"));
-  const std::pair<int64_t, int64_t> shapes[] = {{0, 5}, {1, 1}, {5, 7}, {19, 23}, {37, 70}, {16, 24}};
-  int64_t variant = 0, nrot = 0;
-  for (const auto& shape : shapes)
+  struct Shape {
+    int64_t rows, cols;
+    std::vector<int32_t> bcs;
+  };
+  const std::vector<int32_t> all_bc = {1, 2, 3, 4, 8};
+  // {2, 140000} with 1- and 2-wide blocks: more block columns than a 16-bit stripe index holds.
+  const Shape shapes[] = {{0, 5, all_bc},   {1, 1, all_bc},   {5, 7, all_bc},     {19, 23, all_bc},
+                          {37, 70, all_bc}, {16, 24, all_bc}, {2, 140000, {1, 2}}};
+  int64_t variant = 0, rot = 0;
+  for (const Shape& shape : shapes)
     for (int32_t br : {1, 2, 4, 8})
-      for (int32_t bc : {1, 2, 3, 4, 8})
-        for (const Density& d : densities(shape.first, shape.second))
-          for (int rep = 0; rep < 2; ++rep) {  // two batch widths per case, rotating through the list
-            const int64_t rows = shape.first, cols = shape.second, n = kBatches[nrot++ % 9];
-            const Bsr a = random_bsr(rows, cols, br, bc, d, rng, 0.f);
+      for (int32_t bc : shape.bcs)
+        for (const Density& d : densities(shape.rows, shape.cols))
+          for (int rep = 0; rep < 2; ++rep) {  // two cases each; batch width and stripe width rotate
+            const int64_t rows = shape.rows, cols = shape.cols, bcols = (cols + bc - 1) / bc;
+            const int64_t n = cols >= 65536 ? (rep ? 7 : 1) : kBatches[rot % 9];
+            const std::vector<int32_t> widths = bsr_stripe_widths(bcols);
+            const int32_t sbw = widths[static_cast<size_t>(rot / 9 + rot) % widths.size()];
+            ++rot;
+            // Padding of edge blocks: zero (as prepare_bsr leaves it) in one case of two, NaN in the
+            // other. ukernels.h promises padding rows are never stored and padding columns never
+            // meet X, so NaN there must not show; it also exposes a store to the row past the end.
+            const Bsr a = random_bsr(rows, cols, br, bc, d, rng, rep ? std::nanf("7") : 0.f);
+            const StripedBsr st = stripe_bsr(a, sbw);
             const In x = random_in(cols * n, rng), bias = random_in(rows, rng);
             std::vector<double> pre, mag;
             ref_matmul(a.dense, rows, cols, x, n, pre, mag);
             const EpRefs refs = make_ep_refs(pre, mag, rows, n, bias);
             const std::string desc = "A " + str(rows) + "x" + str(cols) + " blocks " + str(br) + "x" + str(bc) +
-                                     " count=" + str(a.blocks()) + " (" + d.name + ") n=" + str(n);
+                                     " count=" + str(a.blocks()) + " (" + d.name + ") n=" + str(n) + " stripes " +
+                                     str(st.stripes) + " of " + str(sbw) + " block columns, padding " +
+                                     (rep ? "NaN" : "0");
             for (const auto& k : ks)
               run_rows(k.label(), desc, "block rows", rows, n, a.brows(), br, refs, bias, variant,
                        [&](float* y, int64_t b0, int64_t b1, Epilogue ep) {
-                         k.fn(br, bc, a.rowptr.data(), a.col.data(), a.val.data(), x.data(), cols, n, y, rows, b0,
-                              b1, ep);
+                         k.fn(br, bc, st.srowptr.data(), st.stripes, st.sbw, a.brows(), st.col.data(), st.val.data(),
+                              x.data(), cols, n, y, rows, b0, b1, ep);
                        });
             ++variant;
           }

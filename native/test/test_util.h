@@ -64,29 +64,31 @@ class In {
 };
 
 // An output array with guard zones on both sides (an odd number of floats, so the data is not
-// 16-byte aligned either). Everything starts as the sentinel; snapshot() records what the
-// buffer held before a kernel call so that check() can require the parts outside the
-// expected range, and the guards, to be bit-for-bit unchanged.
+// 16-byte aligned either; callers size them to catch a whole row written past either end).
+// Everything starts as the sentinel; snapshot() records what the buffer held before a kernel
+// call so that check() can require the parts outside the expected range, and the guards, to be
+// bit-for-bit unchanged.
 class Out {
  public:
-  static constexpr int64_t kGuard = 37;
-  explicit Out(int64_t n) : buf_(static_cast<size_t>(n + 2 * kGuard), sentinel()), n_(n) {}
-  float* data() { return buf_.data() + kGuard; }
-  const float* data() const { return buf_.data() + kGuard; }
+  explicit Out(int64_t n, int64_t guard = 37)
+      : guard_(guard | 1), buf_(static_cast<size_t>(n + 2 * (guard | 1)), sentinel()), n_(n) {}
+  float* data() { return buf_.data() + guard_; }
+  const float* data() const { return buf_.data() + guard_; }
   int64_t size() const { return n_; }
-  float& operator[](int64_t i) { return buf_[static_cast<size_t>(i + kGuard)]; }
-  float operator[](int64_t i) const { return buf_[static_cast<size_t>(i + kGuard)]; }
+  float& operator[](int64_t i) { return buf_[static_cast<size_t>(i + guard_)]; }
+  float operator[](int64_t i) const { return buf_[static_cast<size_t>(i + guard_)]; }
   void fill_sentinel() { std::fill(buf_.begin(), buf_.end(), sentinel()); }
   void snapshot() { before_ = buf_; }
-  float before(int64_t i) const { return before_[static_cast<size_t>(i + kGuard)]; }
+  float before(int64_t i) const { return before_[static_cast<size_t>(i + guard_)]; }
   bool guards_intact() const {
-    for (int64_t i = 0; i < kGuard; ++i)
-      if (!same_bits(buf_[i], before_[i]) || !same_bits(buf_[n_ + kGuard + i], before_[n_ + kGuard + i]))
+    for (int64_t i = 0; i < guard_; ++i)
+      if (!same_bits(buf_[i], before_[i]) || !same_bits(buf_[n_ + guard_ + i], before_[n_ + guard_ + i]))
         return false;
     return true;
   }
 
  private:
+  int64_t guard_;
   std::vector<float> buf_, before_;
   int64_t n_;
 };

@@ -28,47 +28,61 @@ constexpr int kPrefetchAhead = 16;
 // Rows whose stripe entries are walked once per panel before moving on (they stay in L2).
 constexpr int64_t kRowBlock = 32;
 
+// The entries of row r in g consecutive stripes (row pointers g * rp_stride apart, X rows of
+// stripe t at xj + t * kb * ldx), accumulated in registers and added into Y once.
 template <class Vec, int NV, int U, bool kTail>
-inline void csrspmm_stripe_row(const uint16_t* col, const float* val, int32_t p0, int32_t p1,
-                               const float* xj, int64_t ldx, float* yj, int tail) {
+inline void csrspmm_group_row(const int32_t* rp, int64_t rp_stride, int32_t g, int64_t r,
+                              int64_t kb, const uint16_t* col, const float* val, const float* xj,
+                              int64_t ldx, float* yj, int tail) {
   using V = typename Vec::V;
   constexpr int W = Vec::W;
   V acc[U][NV];
   for (int s = 0; s < U; ++s)
     for (int u = 0; u < NV; ++u) acc[s][u] = Vec::zero();
-  int32_t p = p0;
-  for (; p + U <= p1; p += U) {
-    if (p + kPrefetchAhead < p1) Vec::prefetch(xj + static_cast<int64_t>(col[p + kPrefetchAhead]) * ldx);
-    for (int s = 0; s < U; ++s) {
-      const float* xr = xj + static_cast<int64_t>(col[p + s]) * ldx;
-      const V a = Vec::set1(val[p + s]);
-      for (int u = 0; u < NV; ++u)
-        acc[s][u] = Vec::fma(a, kTail ? Vec::load_tail(xr, tail) : Vec::load(xr + u * W), acc[s][u]);
+  bool any = false;
+  for (int32_t t = 0; t < g; ++t) {
+    const int32_t* rps = rp + t * rp_stride;
+    const int32_t p0 = rps[r], p1 = rps[r + 1];
+    if (p0 == p1) continue;
+    any = true;
+    const float* xt = xj + t * kb * ldx;
+    // Stripe-rows are padded to a multiple of kStripePad entries (zeros), so there is no
+    // remainder loop: at high sparsity a row visit holds only a few entries, and a second
+    // data-dependent loop exit would cost a branch miss per visit.
+    for (int32_t p = p0; p < p1; p += kStripePad) {
+      if (p + kPrefetchAhead < p1) Vec::prefetch(xt + static_cast<int64_t>(col[p + kPrefetchAhead]) * ldx);
+      for (int e = 0; e < kStripePad; ++e) {
+        const float* xr = xt + static_cast<int64_t>(col[p + e]) * ldx;
+        const V a = Vec::set1(val[p + e]);
+        for (int u = 0; u < NV; ++u)
+          acc[e % U][u] = Vec::fma(a, kTail ? Vec::load_tail(xr, tail) : Vec::load(xr + u * W), acc[e % U][u]);
+      }
     }
   }
-  for (; p < p1; ++p) {
-    const float* xr = xj + static_cast<int64_t>(col[p]) * ldx;
-    const V a = Vec::set1(val[p]);
-    for (int u = 0; u < NV; ++u)
-      acc[0][u] = Vec::fma(a, kTail ? Vec::load_tail(xr, tail) : Vec::load(xr + u * W), acc[0][u]);
-  }
+  if (!any) return;
   for (int u = 0; u < NV; ++u) {
-    V r = acc[0][u];
-    for (int s = 1; s < U; ++s) r = Vec::add(r, acc[s][u]);
-    if (kTail) Vec::store_tail(yj, Vec::add(r, Vec::load_tail(yj, tail)), tail);
-    else Vec::store(yj + u * W, Vec::add(r, Vec::load(yj + u * W)));
+    V v = acc[0][u];
+    for (int s = 1; s < U; ++s) v = Vec::add(v, acc[s][u]);
+    if (kTail) Vec::store_tail(yj, Vec::add(v, Vec::load_tail(yj, tail)), tail);
+    else Vec::store(yj + u * W, Vec::add(v, Vec::load(yj + u * W)));
   }
 }
 
-// One stripe, rows [rb, re), the panel of columns [j, j + w) read from xp with row stride w.
+// A stripe group, rows [rb, re), the panel of columns [j, j + w) read from xp with row stride ldx.
 template <class Vec, int NV, int U, bool kTail>
-inline void csrspmm_block_panel(const int32_t* rp, const uint16_t* col, const float* val,
-                                const float* xp, int64_t ldx, int64_t n, float* y, int64_t rb,
-                                int64_t re, int64_t j) {
+inline void csrspmm_block_panel(const int32_t* rp, int64_t rp_stride, int32_t g, int64_t kb,
+                                const uint16_t* col, const float* val, const float* xp,
+                                int64_t ldx, int64_t n, float* y, int64_t rb, int64_t re, int64_t j) {
   const int tail = static_cast<int>(n - j);
   for (int64_t r = rb; r < re; ++r)
-    if (rp[r] != rp[r + 1])
-      csrspmm_stripe_row<Vec, NV, U, kTail>(col, val, rp[r], rp[r + 1], xp, ldx, y + r * n + j, tail);
+    csrspmm_group_row<Vec, NV, U, kTail>(rp, rp_stride, g, r, kb, col, val, xp, ldx, y + r * n + j, tail);
+}
+
+// Whether any of the g stripes has entries in rows [rb, re).
+inline bool group_has_entries(const int32_t* rp, int64_t rp_stride, int32_t g, int64_t rb, int64_t re) {
+  for (int32_t t = 0; t < g; ++t)
+    if (rp[t * rp_stride + rb] != rp[t * rp_stride + re]) return true;
+  return false;
 }
 
 template <class Vec>
@@ -79,8 +93,9 @@ void csrspmm(const int32_t* srowptr, int32_t stripes, int32_t kb, int64_t rows, 
   constexpr int W = Vec::W;
   constexpr int A = Vec::kAccRegs;
   constexpr int NV = Vec::kStripeNV;
-  constexpr int UW = A / NV < 1 ? 1 : A / NV;
-  constexpr int UT = A / 2 < 1 ? 1 : A / 2;
+  // Accumulator sets (independent FMA chains per vector); must divide kStripePad.
+  constexpr int UW = A / NV >= 4 ? 4 : (A / NV >= 2 ? 2 : 1);
+  constexpr int UT = 4;
   const int64_t nfull = n - n % W;
   const int tail = static_cast<int>(n - nfull);
   for (int64_t r = r0; r < r1; ++r) {
@@ -89,30 +104,39 @@ void csrspmm(const int32_t* srowptr, int32_t stripes, int32_t kb, int64_t rows, 
     for (int64_t j = 0; j < nfull; j += W) Vec::store(yr + j, b);
     if (tail) Vec::store_tail(yr + nfull, b, tail);
   }
-  // With one panel X's rows are already contiguous; otherwise pack each stripe of X.
+  // Stripes were sized for a full NV*W panel; a narrower batch takes several stripes at a time
+  // (same X bytes in L1, more entries per row visit, one add into Y per group).
+  const int64_t panel_bytes = (n < NV * W ? ((n + W - 1) / W) * W : NV * W) * 4;
+  const int64_t full_bytes = static_cast<int64_t>(NV) * W * 4;
+  int32_t g = static_cast<int32_t>(full_bytes / (panel_bytes > 0 ? panel_bytes : full_bytes));
+  if (g < 1) g = 1;
+  // With one panel X's rows are already contiguous; otherwise pack each stripe group of X.
   const bool pack = n > NV * W;
-  float* buf = pack ? tl_pack_x.get(static_cast<size_t>(kb) * n) : nullptr;
+  float* buf = pack ? tl_pack_x.get(static_cast<size_t>(kb) * g * n) : nullptr;
   const bool packed = buf != nullptr;
-  // Stripe -> row block -> panel -> row: the stripe's X panel (kb x NV*W) stays in L1 while a
-  // block of rows passes over it once per panel, the block's entries stay in L2 between panels,
-  // and the matrix as a whole is streamed from memory once per product.
-  for (int32_t s = 0; s < stripes; ++s) {
-    const int32_t* rp = srowptr + static_cast<int64_t>(s) * (rows + 1);
-    if (rp[r0] == rp[r1]) continue;
-    const int64_t k0 = static_cast<int64_t>(s) * kb;
-    const int64_t ks = k - k0 < kb ? k - k0 : kb;
+  const int64_t rp_stride = rows + 1;
+  // Stripe group -> row block -> panel -> row: the group's X panel stays in L1 while a block of
+  // rows passes over it once per panel, the block's entries stay in L2 between panels, and the
+  // matrix as a whole is streamed from memory once per product.
+  for (int32_t s0 = 0; s0 < stripes; s0 += g) {
+    const int32_t gs = stripes - s0 < g ? stripes - s0 : g;
+    const int32_t* rp = srowptr + static_cast<int64_t>(s0) * rp_stride;
+    if (!group_has_entries(rp, rp_stride, gs, r0, r1)) continue;
+    const int64_t k0 = static_cast<int64_t>(s0) * kb;
+    const int64_t ks = k - k0 < kb * gs ? k - k0 : kb * gs;
     if (packed) pack_x_panels<Vec, NV>(x, n, k0, ks, buf);
     // Panel j of width w: packed at buf + ks * j with stride w, or in place with stride n.
     auto panel_x = [&](int64_t j) { return packed ? buf + ks * j : x + k0 * n + j; };
     for (int64_t rb = r0; rb < r1; rb += kRowBlock) {
       const int64_t re = rb + kRowBlock < r1 ? rb + kRowBlock : r1;
-      if (rp[rb] == rp[re]) continue;
+      if (!group_has_entries(rp, rp_stride, gs, rb, re)) continue;
       int64_t j = 0;
       for (; j + NV * W <= n; j += NV * W)
-        csrspmm_block_panel<Vec, NV, UW, false>(rp, col, val, panel_x(j), packed ? NV * W : n, n, y, rb, re, j);
+        csrspmm_block_panel<Vec, NV, UW, false>(rp, rp_stride, gs, kb, col, val, panel_x(j), packed ? NV * W : n, n, y, rb, re, j);
       for (; j + W <= n; j += W)
-        csrspmm_block_panel<Vec, 1, A, false>(rp, col, val, panel_x(j), packed ? W : n, n, y, rb, re, j);
-      if (j < n) csrspmm_block_panel<Vec, 1, UT, true>(rp, col, val, panel_x(j), packed ? n - j : n, n, y, rb, re, j);
+        csrspmm_block_panel<Vec, 1, 4, false>(rp, rp_stride, gs, kb, col, val, panel_x(j), packed ? W : n, n, y, rb, re, j);
+      if (j < n)
+        csrspmm_block_panel<Vec, 1, UT, true>(rp, rp_stride, gs, kb, col, val, panel_x(j), packed ? n - j : n, n, y, rb, re, j);
     }
   }
   if (ep.relu) {
