@@ -22,7 +22,7 @@ std::string str(int64_t v) { return std::to_string(v); }
 // per-stripe-row work (row pointers, adding into Y) stays small next to the FMAs.
 int64_t stripe_width(int64_t rows, int64_t units, int64_t entries, int64_t unit_cols) {
   constexpr int64_t kL1PanelBytes = 24 * 1024;
-  constexpr double kMinEntriesPerStripeRow = 8.0;
+  constexpr double kMinEntriesPerStripeRow = 32.0;
   const int64_t nr = kernels().csrspmm_nr;
   int64_t width = kL1PanelBytes / (nr * 4) / unit_cols;
   const double density = rows * units > 0 ? static_cast<double>(entries) / (static_cast<double>(rows) * units) : 1.0;

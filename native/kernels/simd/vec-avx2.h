@@ -10,6 +10,7 @@ struct VecAvx2 {
   using V = __m256;
   static constexpr int W = 8;
   static constexpr int kAccRegs = 8;  // 16 ymm: 8 accumulators + operands
+  static constexpr bool kFastGather = false;  // SpMV uses gathers (csrspmv-impl.h)
   static constexpr int kStripeNV = 4;  // vectors per CSR SpMM panel (see csrspmm-impl.h)
   static constexpr int kGemmMR = 6;   // 6x16 micro-tile: 12 accumulators
   static constexpr int kGemmNV = 2;

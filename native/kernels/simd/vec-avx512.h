@@ -10,6 +10,7 @@ struct VecAvx512 {
   using V = __m512;
   static constexpr int W = 16;
   static constexpr int kAccRegs = 16;  // 32 zmm: 16 accumulators + operands
+  static constexpr bool kFastGather = true;  // SpMV uses gathers (csrspmv-impl.h)
   static constexpr int kStripeNV = 2;  // vectors per CSR SpMM panel (see csrspmm-impl.h)
   static constexpr int kGemmMR = 8;    // 8x48 micro-tile: 24 accumulators
   static constexpr int kGemmNV = 3;

@@ -10,6 +10,7 @@ struct VecNeon {
   using V = float32x4_t;
   static constexpr int W = 4;
   static constexpr int kAccRegs = 16;
+  static constexpr bool kFastGather = false;  // SpMV uses gathers (csrspmv-impl.h)
   static constexpr int kStripeNV = 4;  // vectors per CSR SpMM panel (see csrspmm-impl.h)
   static constexpr int kGemmMR = 8;  // 8x12 micro-tile: 24 accumulators
   static constexpr int kGemmNV = 3;

@@ -11,6 +11,7 @@ struct VecScalar {
   using V = float;
   static constexpr int W = 1;
   static constexpr int kAccRegs = 4;  // accumulators a register tile may hold
+  static constexpr bool kFastGather = false;  // SpMV uses gathers (csrspmv-impl.h)
   static constexpr int kStripeNV = 4;  // vectors per CSR SpMM panel (see csrspmm-impl.h)
   static constexpr int kGemmMR = 4;
   static constexpr int kGemmNV = 4;
