@@ -32,11 +32,15 @@ void csrspmv(const int32_t* rowptr, const Idx* col, const float* val, const floa
       sum = Vec::hsum(Vec::add(a0, a1));
     }
     float s0 = 0.f, s1 = 0.f, s2 = 0.f, s3 = 0.f;
-    for (; p + 3 < p1; p += 4) {
+    for (; p + 7 < p1; p += 8) {
       s0 += val[p] * x[col[p]];
       s1 += val[p + 1] * x[col[p + 1]];
       s2 += val[p + 2] * x[col[p + 2]];
       s3 += val[p + 3] * x[col[p + 3]];
+      s0 += val[p + 4] * x[col[p + 4]];
+      s1 += val[p + 5] * x[col[p + 5]];
+      s2 += val[p + 6] * x[col[p + 6]];
+      s3 += val[p + 7] * x[col[p + 7]];
     }
     for (; p < p1; ++p) s0 += val[p] * x[col[p]];
     s0 += s2;
