@@ -101,9 +101,19 @@ export class BsrMatrix extends MatrixBase {
     return this.colIdx.length;
   }
 
-  /** Stored values, padding of edge blocks included. */
+  /** Stored entries inside the matrix (the zero padding of edge blocks is not counted). */
   get nnz(): number {
-    return this.values.length;
+    const { rows, cols, blockRows: br, blockCols: bc } = this;
+    const lastRowBlock = this.rowPtr.length - 2;
+    const lastColBlock = Math.ceil(cols / bc) - 1;
+    const edgeRows = rows - lastRowBlock * br;
+    const edgeCols = cols - lastColBlock * bc;
+    let n = 0;
+    for (let b = 0; b <= lastRowBlock; b++) {
+      const h = b === lastRowBlock ? edgeRows : br;
+      for (let q = this.rowPtr[b]; q < this.rowPtr[b + 1]; q++) n += h * (this.colIdx[q] === lastColBlock ? edgeCols : bc);
+    }
+    return n;
   }
 
   get byteSize(): number {

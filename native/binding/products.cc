@@ -137,8 +137,21 @@ class ProductWorker : public Napi::AsyncWorker {
       SetError("out of memory during a product");
     }
   }
-  void OnOK() override { deferred_.Resolve(result_.Value()); }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(make_error(Env(), code_, e.Message()).Value()); }
+  // Settling can throw when the environment is shutting down (a worker thread terminated while
+  // this product ran): nothing is waiting for the promise then, and an exception escaping here
+  // would abort the process.
+  void OnOK() override {
+    try {
+      deferred_.Resolve(result_.Value());
+    } catch (const Napi::Error&) {
+    }
+  }
+  void OnError(const Napi::Error& e) override {
+    try {
+      deferred_.Reject(make_error(Env(), code_, e.Message()).Value());
+    } catch (const Napi::Error&) {
+    }
+  }
 
  private:
   Napi::Promise::Deferred deferred_;

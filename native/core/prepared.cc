@@ -26,7 +26,11 @@ int64_t stripe_width(int64_t rows, int64_t units, int64_t entries, int64_t unit_
   const int64_t nr = kernels().csrspmm_nr;
   int64_t width = kL1PanelBytes / (nr * 4) / unit_cols;
   const double density = rows * units > 0 ? static_cast<double>(entries) / (static_cast<double>(rows) * units) : 1.0;
-  if (density > 0 && kMinEntriesPerStripeRow / density > width) width = static_cast<int64_t>(kMinEntriesPerStripeRow / density);
+  // No entries: narrow stripes would only cost a row-pointer array each (stripes x rows), so
+  // take the widest. Very sparse: clamp in double first (the quotient can exceed int64).
+  if (density == 0) width = 65536;
+  else if (kMinEntriesPerStripeRow / density > width)
+    width = kMinEntriesPerStripeRow / density >= 65536 ? 65536 : static_cast<int64_t>(kMinEntriesPerStripeRow / density);
   if (width > 65536) width = 65536;
   if (width > units) width = units;
   return width < 1 ? 1 : width;
@@ -40,8 +44,8 @@ struct Stripes {
 };
 
 // Counts entries per (stripe, row), rounded up to a multiple of `pad`, prefix-sums
-// stripe-major, then scatters; rows keep their order, so each stripe-row stays sorted (padding,
-// at local column 0, comes last).
+// stripe-major, then scatters; rows keep their order, so each stripe-row stays sorted (padding
+// comes last and repeats the stripe-row's last column: see below).
 template <typename ColAt>
 Stripes make_stripes(const int32_t* rowptr, int64_t rows, int64_t units, int64_t width, int pad, ColAt col_at) {
   Stripes st;
@@ -70,6 +74,12 @@ Stripes make_stripes(const int32_t* rowptr, int64_t rows, int64_t units, int64_t
       const int32_t q = next[c / width]++;
       st.col[q] = static_cast<uint16_t>(c % width);
       st.source[q] = p;
+    }
+    // Padding (value 0) repeats a column the stripe-row already uses, never another one: 0 * X[c]
+    // is NaN when X[c] is infinite or NaN, and that must not reach rows that do not reference c.
+    for (int32_t s = 0; s < st.count; ++s) {
+      const int32_t end = st.rowptr[static_cast<size_t>(s) * (rows + 1) + r + 1];
+      for (int32_t q = next[s]; q < end; ++q) st.col[q] = st.col[q - 1];
     }
   }
   return st;

@@ -55,10 +55,19 @@ void ThreadPool::stop() {
   workers_.clear();
 }
 
+// Resizing needs the pool idle. If a job is running (an async product, say), the new size is
+// recorded and applied by the next job that finds the pool idle, so the caller (often the event
+// loop) never waits for the running product.
 void ThreadPool::set_threads(int n) {
   if (n < 1) n = 1;
-  std::lock_guard<std::mutex> job(job_mutex_);
-  if (n == threads_.load()) return;
+  threads_.store(n);
+  std::unique_lock<std::mutex> job(job_mutex_, std::try_to_lock);
+  if (job.owns_lock()) resize_locked();
+}
+
+void ThreadPool::resize_locked() {
+  const int n = threads_.load();
+  if (static_cast<int>(workers_.size()) + 1 == n) return;
   stop();
   start(n);
 }
@@ -99,6 +108,7 @@ void ThreadPool::worker_loop() {
 void ThreadPool::parallel_for(int64_t ntasks, const std::function<void(int64_t)>& fn) {
   if (ntasks <= 0) return;
   std::unique_lock<std::mutex> job(job_mutex_, std::try_to_lock);
+  if (job.owns_lock()) resize_locked();
   if (ntasks == 1 || threads_.load() == 1 || !job.owns_lock()) {
     for (int64_t t = 0; t < ntasks; ++t) fn(t);
     return;

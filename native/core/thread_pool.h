@@ -18,7 +18,7 @@ class ThreadPool {
   static ThreadPool& instance();
   ~ThreadPool();
 
-  // Total threads a job may use, the caller included (>= 1).
+  // Total threads a job may use, the caller included (>= 1). Never waits for a running job.
   void set_threads(int n);
   int threads() const { return threads_.load(); }
   static int hardware_threads();
@@ -29,6 +29,7 @@ class ThreadPool {
  private:
   ThreadPool();
   void start(int n);
+  void resize_locked();  // match the workers to threads_; job_mutex_ held
   void stop();
   void worker_loop();
   void run_tasks();

@@ -11,7 +11,9 @@
 //    The kernels come from the X-macro list (kernels/all-kernels.inc): every ISA line is
 //    picked up automatically, and a new slot without a test_<slot>() below fails the build.
 // 2. The prepared path (prepare_csr/nm/bsr/dense + multiply, multiply_transposed, sddmm) for
-//    the process's ISA (SPARSENN_ISA or the best available) on 1 and 2 threads.
+//    the process's ISA (SPARSENN_ISA or the best available) on 1 and 2 threads, with identical
+//    results on both; Inf/NaN in X reaching only the rows that reference them; an all-zero
+//    matrix staying small.
 // 3. Invalid inputs to prepare_* throw CoreError with the right code.
 // 4. The ISA choice, kernels(), kernels_for() and list_kernels() agree with each other.
 //
@@ -330,7 +332,7 @@ void test_csrspmv_u16(const std::vector<Kernel<csrspmv_u16_t>>& ks) { test_csrsp
 // The striped form the csrspmm kernel reads (see ukernels.h): stripe s holds columns
 // [s * kb, (s + 1) * kb) as a CSR of its own with stripe-local 16-bit column indices, its row
 // pointers at srowptr[s * (rows + 1) ...], offsets into one shared col/val array; every
-// stripe-row is padded with zero values at local column 0 to a multiple of kStripePad entries.
+// stripe-row is padded to a multiple of kStripePad entries with zero values at its last column.
 struct Striped {
   int32_t stripes = 0, kb = 1;
   std::vector<int32_t> srowptr;
@@ -353,7 +355,7 @@ Striped stripe_csr(const Csr& a, int32_t kb) {
         s.val.push_back(a.val[p]);
       }
       while ((s.col.size() - rp[r]) % kStripePad != 0) {
-        s.col.push_back(0);
+        s.col.push_back(s.col.back());
         s.val.push_back(0.f);
       }
       rp[r + 1] = static_cast<int32_t>(s.col.size());
@@ -873,6 +875,67 @@ void test_prepared_csr_products(const std::string& label, const CsrPrepared& p, 
   }
 }
 
+// Non-finite values in X reach only the rows that reference them: a row that stores none of
+// X's Inf/NaN rows must come out finite and exact, a row that stores one must not (IEEE
+// 0 * Inf = NaN, so a product that multiplies entries the matrix does not store, layout
+// padding say, leaks NaN into unrelated rows). Matrix-vector and matrix-matrix alike.
+void test_prepared_nonfinite(const std::string& tag, Rng& rng) {
+  struct Shape {
+    int64_t rows, cols;
+    double sparsity;
+  };
+  for (const Shape& s : {Shape{40, 100, 0.9}, Shape{33, 300, 0.97}, Shape{20, 2000, 0.99}}) {
+    const Csr a = random_csr(s.rows, s.cols, Density{s.sparsity, Pattern::kRandom, ""}, rng);
+    const std::unique_ptr<CsrPrepared> p = prepare_csr(s.rows, s.cols, a.rowptr.data(), a.rowptr.size(),
+                                                       a.col.data(), a.col.size(), a.val.data(), a.val.size());
+    // Non-finite X rows: the first column, the last, and a few between (every stripe width the
+    // preparation may pick starts a stripe at column 0).
+    std::vector<int64_t> bad;
+    for (int64_t c : {int64_t(0), s.cols - 1, s.cols / 3, s.cols / 2 + 1, int64_t(64), int64_t(128)})
+      if (c < s.cols && std::find(bad.begin(), bad.end(), c) == bad.end()) bad.push_back(c);
+    std::vector<char> is_bad(static_cast<size_t>(s.cols), 0);
+    for (int64_t c : bad) is_bad[c] = 1;
+    std::vector<char> touches(static_cast<size_t>(s.rows), 0);
+    for (int64_t r = 0; r < s.rows; ++r)
+      for (int32_t q = a.rowptr[r]; q < a.rowptr[r + 1]; ++q) touches[r] |= is_bad[a.col[q]];
+    for (int64_t n : {1, 2, 33}) {
+      In x = random_in(s.cols * n, rng);
+      for (size_t i = 0; i < bad.size(); ++i)
+        for (int64_t j = 0; j < n; ++j) x[bad[i] * n + j] = i % 2 ? std::nanf("") : INFINITY;
+      // Reference over the stored entries of the rows that touch no non-finite X row.
+      std::vector<double> ref(static_cast<size_t>(s.rows * n), 0.0), mag(ref.size(), 0.0);
+      for (int64_t r = 0; r < s.rows; ++r)
+        for (int32_t q = a.rowptr[r]; q < a.rowptr[r + 1] && !touches[r]; ++q)
+          for (int64_t j = 0; j < n; ++j) {
+            const double t = static_cast<double>(a.val[q]) * x[a.col[q] * n + j];
+            ref[r * n + j] += t;
+            mag[r * n + j] += std::fabs(t);
+          }
+      for (int threads : {1, 2}) {
+        ThreadPool::instance().set_threads(threads);
+        Out y(s.rows * n);
+        y.snapshot();
+        const std::string what = tag + "csr " + str(s.rows) + "x" + str(s.cols) + " nnz=" + str(a.nnz()) +
+                                 " multiply n=" + str(n) + " with Inf/NaN in X rows threads=" + str(threads);
+        trace(what);
+        p->multiply(x.data(), n, y.data(), Epilogue{nullptr, false});
+        std::string problem = y.guards_intact() ? "" : "wrote outside the output array";
+        for (int64_t i = 0; i < s.rows * n && problem.empty(); ++i) {
+          const int64_t r = i / n;
+          if (touches[r]) {
+            if (std::isfinite(y[i])) problem = "y" + where(i, n) + " = " + fmt("%.9g", y[i]) + " is finite, but row " +
+                                               str(r) + " references a non-finite X row";
+          } else if (!(std::fabs(y[i] - ref[i]) <= tolerance(mag[i]))) {
+            problem = "y" + where(i, n) + " = " + fmt("%.9g", y[i]) + ", expected " + fmt("%.9g", ref[i]) +
+                      " (row " + str(r) + " references no non-finite X row)";
+          }
+        }
+        g_report.record(what, problem);
+      }
+    }
+  }
+}
+
 void test_prepared() {
   const Isa isa = kernels().isa;
   const std::string tag = std::string("[prepared ") + isa_name(isa) + "] ";
@@ -910,6 +973,28 @@ void test_prepared() {
                       split_by_prefix(a.rowptr.data(), s.rows, 33).tasks() > 1 ? "" : "ran as one task");
     }
     test_prepared_csr_products(label, *p, a.dense(), rng);
+  }
+
+  test_prepared_nonfinite(tag, rng);
+
+  // An all-zero matrix is cheap to hold: its layout must not grow with the stripes it has no
+  // entries in (a 200000 x 200000 one once took 834 MB).
+  {
+    const int64_t big = 200000;
+    const std::vector<int32_t> rp(static_cast<size_t>(big + 1), 0);
+    // The row pointers plus one array of them per 65536 columns (the widest stripe).
+    const size_t limit = static_cast<size_t>((2 + (big + 65535) / 65536) * (big + 1) * 4);
+    std::string problem;
+    try {
+      const size_t csr = prepare_csr(big, big, rp.data(), rp.size(), nullptr, 0, nullptr, 0)->bytes();
+      const size_t bsr = prepare_bsr(big, big, 1, 1, rp.data(), rp.size(), nullptr, 0, nullptr, 0)->bytes();
+      if (csr > limit || bsr > limit)
+        problem = "holds " + str(static_cast<int64_t>(csr)) + " (CSR) and " + str(static_cast<int64_t>(bsr)) +
+                  " (BSR) bytes; expected at most " + str(static_cast<int64_t>(limit));
+    } catch (const std::exception& e) {
+      problem = std::string("threw ") + e.what();
+    }
+    g_report.record(tag + "empty " + str(big) + "x" + str(big) + " CSR and BSR stay small", problem);
   }
 
   // N:M: each group of M columns keeps N entries (the last group may be narrower than M).
