@@ -28,10 +28,11 @@ int64_t stripe_width(int64_t rows, int64_t units, int64_t entries, int64_t unit_
   const double density = rows * units > 0 ? static_cast<double>(entries) / (static_cast<double>(rows) * units) : 1.0;
   // No entries: narrow stripes would only cost a row-pointer array each (stripes x rows), so
   // take the widest. Very sparse: clamp in double first (the quotient can exceed int64).
-  if (density == 0) width = 65536;
+  // At most 65535: a stripe-local index must fit 16 bits, and the padding index is the width.
+  if (density == 0) width = 65535;
   else if (kMinEntriesPerStripeRow / density > width)
-    width = kMinEntriesPerStripeRow / density >= 65536 ? 65536 : static_cast<int64_t>(kMinEntriesPerStripeRow / density);
-  if (width > 65536) width = 65536;
+    width = kMinEntriesPerStripeRow / density >= 65535 ? 65535 : static_cast<int64_t>(kMinEntriesPerStripeRow / density);
+  if (width > 65535) width = 65535;
   if (width > units) width = units;
   return width < 1 ? 1 : width;
 }
@@ -45,7 +46,7 @@ struct Stripes {
 
 // Counts entries per (stripe, row), rounded up to a multiple of `pad`, prefix-sums
 // stripe-major, then scatters; rows keep their order, so each stripe-row stays sorted (padding
-// comes last and repeats the stripe-row's last column: see below).
+// comes last, at local column `width`: see below).
 template <typename ColAt>
 Stripes make_stripes(const int32_t* rowptr, int64_t rows, int64_t units, int64_t width, int pad, ColAt col_at) {
   Stripes st;
@@ -75,11 +76,12 @@ Stripes make_stripes(const int32_t* rowptr, int64_t rows, int64_t units, int64_t
       st.col[q] = static_cast<uint16_t>(c % width);
       st.source[q] = p;
     }
-    // Padding (value 0) repeats a column the stripe-row already uses, never another one: 0 * X[c]
-    // is NaN when X[c] is infinite or NaN, and that must not reach rows that do not reference c.
+    // Padding (value 0) points at local column `width`, which the kernel maps to a zero row it
+    // appends to each packed stripe: 0 * X[c] would be NaN for an infinite X[c], and must not
+    // reach any row.
     for (int32_t s = 0; s < st.count; ++s) {
       const int32_t end = st.rowptr[static_cast<size_t>(s) * (rows + 1) + r + 1];
-      for (int32_t q = next[s]; q < end; ++q) st.col[q] = st.col[q - 1];
+      for (int32_t q = next[s]; q < end; ++q) st.col[q] = static_cast<uint16_t>(width);
     }
   }
   return st;

@@ -29,8 +29,8 @@ struct Epilogue {
 // columns [s * kb, (s + 1) * kb) as a CSR of its own with row pointers
 // srowptr[s * (rows + 1) .. s * (rows + 1) + rows] into col/val and stripe-local 16-bit columns.
 // `k` is X's row count (the last stripe may be narrower than kb). Every stripe-row holds a
-// multiple of kStripePad entries (padded with zero values at a column the stripe-row already
-// holds, so that a non-finite X row never reaches rows that do not reference it).
+// multiple of kStripePad entries, padded with zero values at stripe-local column kb (one past the
+// stripe), which the kernel maps to a zero row of its packed copy of X; kb <= 65535.
 constexpr int kStripePad = 4;
 using csrspmm_t = void(const int32_t* srowptr, int32_t stripes, int32_t kb, int64_t rows,
                        int64_t k, const uint16_t* col, const float* val, const float* x, int64_t n, float* y,

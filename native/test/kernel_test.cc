@@ -332,7 +332,8 @@ void test_csrspmv_u16(const std::vector<Kernel<csrspmv_u16_t>>& ks) { test_csrsp
 // The striped form the csrspmm kernel reads (see ukernels.h): stripe s holds columns
 // [s * kb, (s + 1) * kb) as a CSR of its own with stripe-local 16-bit column indices, its row
 // pointers at srowptr[s * (rows + 1) ...], offsets into one shared col/val array; every
-// stripe-row is padded to a multiple of kStripePad entries with zero values at its last column.
+// stripe-row is padded to a multiple of kStripePad entries with zero values at local column kb
+// (the kernel maps it to a zero row of its packed X).
 struct Striped {
   int32_t stripes = 0, kb = 1;
   std::vector<int32_t> srowptr;
@@ -355,7 +356,7 @@ Striped stripe_csr(const Csr& a, int32_t kb) {
         s.val.push_back(a.val[p]);
       }
       while ((s.col.size() - rp[r]) % kStripePad != 0) {
-        s.col.push_back(s.col.back());
+        s.col.push_back(static_cast<uint16_t>(kb));
         s.val.push_back(0.f);
       }
       rp[r + 1] = static_cast<int32_t>(s.col.size());
@@ -364,13 +365,13 @@ Striped stripe_csr(const Csr& a, int32_t kb) {
   return s;
 }
 
-// Stripe widths to try for a column count: 1 <= kb <= min(cols, 65536), as prepare_* builds
+// Stripe widths to try for a column count: 1 <= kb <= min(cols, 65535), as prepare_* builds
 // them; several stripes with a partial last one, one stripe, and the 16-bit limit.
 std::vector<int32_t> stripe_widths(int64_t cols) {
   if (cols == 0) return {1};
   std::vector<int32_t> out;
-  for (int64_t kb : {int64_t(1), int64_t(7), int64_t(64), int64_t(1000), cols, int64_t(65536)})
-    if (kb <= cols && kb <= 65536 && (cols <= 4096 || kb >= 1000) &&
+  for (int64_t kb : {int64_t(1), int64_t(7), int64_t(64), int64_t(1000), cols, int64_t(65535)})
+    if (kb <= cols && kb <= 65535 && (cols <= 4096 || kb >= 1000) &&
         std::find(out.begin(), out.end(), kb) == out.end())
       out.push_back(static_cast<int32_t>(kb));
   return out;
@@ -389,7 +390,7 @@ void test_csrspmm(const std::vector<Kernel<csrspmm_t>>& ks) {
   Rng rng(g_seed ^ hash_str("csrspmm"));
   int64_t variant = 0;
   std::vector<std::pair<int64_t, int64_t>> shapes = csr_shapes(false);
-  shapes.push_back({3, 65536});  // one stripe of 65536 columns: local index 65535
+  shapes.push_back({3, 65536});  // stripes of 65535 columns leave a one-column last stripe
   int64_t rotation = 0;
   for (const auto& shape : shapes)
     for (const Density& d : densities(shape.first, shape.second))

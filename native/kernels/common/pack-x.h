@@ -45,5 +45,35 @@ inline void pack_x_panels(const float* x, int64_t n, int64_t k0, int64_t ks, flo
   if (j < n) copy(n - j);
 }
 
+// The CSR SpMM's layout: a group of gs stripes of kb rows each, starting at X row k0, packed per
+// column panel (widths as above) with a zero row after each stripe: panel j holds, for stripe t,
+// rows t * (kb + 1) .. t * (kb + 1) + kb - 1 (the last stripe may have fewer) and the zero row at
+// t * (kb + 1) + kb, which the padding entries of the stripe-rows point at (0 * a finite zero,
+// never 0 * Inf).
+template <class Vec, int NV>
+inline void pack_x_stripes(const float* x, int64_t n, int64_t k, int64_t k0, int64_t kb, int32_t gs,
+                           float* dst) {
+  constexpr int W = Vec::W;
+  const int64_t rows = static_cast<int64_t>(gs) * (kb + 1);
+  int64_t j = 0;
+  auto copy = [&](int64_t w) {
+    float* d = dst + rows * j;
+    for (int32_t t = 0; t < gs; ++t) {
+      const int64_t first = k0 + t * kb;
+      const int64_t count = k - first < kb ? k - first : kb;
+      float* dt = d + t * (kb + 1) * w;
+      for (int64_t r = 0; r < count; ++r) {
+        const float* src = x + (first + r) * n + j;
+        for (int64_t c = 0; c < w; ++c) dt[r * w + c] = src[c];
+      }
+      for (int64_t c = 0; c < w; ++c) dt[kb * w + c] = 0.f;
+    }
+    j += w;
+  };
+  while (j + NV * W <= n) copy(NV * W);
+  while (j + W <= n) copy(W);
+  if (j < n) copy(n - j);
+}
+
 }  // namespace
 }  // namespace sparsenn::impl

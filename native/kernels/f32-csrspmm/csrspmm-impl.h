@@ -30,10 +30,12 @@ constexpr int64_t kRowBlock = 32;
 
 // The entries of row r in g consecutive stripes (row pointers g * rp_stride apart, X rows of
 // stripe t at xj + t * kb * ldx), accumulated in registers and added into Y once.
-template <class Vec, int NV, int U, bool kTail>
+// X rows of stripe t start at xj + t * sstride * ldx. kSkipPad: the X view has no zero rows (the
+// unpacked fallback), so padding entries (local column kb) are skipped instead of multiplied.
+template <class Vec, int NV, int U, bool kTail, bool kSkipPad>
 inline void csrspmm_group_row(const int32_t* rp, int64_t rp_stride, int32_t g, int64_t r,
-                              int64_t kb, const uint16_t* col, const float* val, const float* xj,
-                              int64_t ldx, float* yj, int tail) {
+                              int64_t kb, int64_t sstride, const uint16_t* col, const float* val,
+                              const float* xj, int64_t ldx, float* yj, int tail) {
   using V = typename Vec::V;
   constexpr int W = Vec::W;
   V acc[U][NV];
@@ -45,13 +47,14 @@ inline void csrspmm_group_row(const int32_t* rp, int64_t rp_stride, int32_t g, i
     const int32_t p0 = rps[r], p1 = rps[r + 1];
     if (p0 == p1) continue;
     any = true;
-    const float* xt = xj + t * kb * ldx;
+    const float* xt = xj + t * sstride * ldx;
     // Stripe-rows are padded to a multiple of kStripePad entries (zeros), so there is no
     // remainder loop: at high sparsity a row visit holds only a few entries, and a second
     // data-dependent loop exit would cost a branch miss per visit.
     for (int32_t p = p0; p < p1; p += kStripePad) {
       if (p + kPrefetchAhead < p1) Vec::prefetch(xt + static_cast<int64_t>(col[p + kPrefetchAhead]) * ldx);
       for (int e = 0; e < kStripePad; ++e) {
+        if (kSkipPad && col[p + e] == kb) continue;
         const float* xr = xt + static_cast<int64_t>(col[p + e]) * ldx;
         const V a = Vec::set1(val[p + e]);
         for (int u = 0; u < NV; ++u)
@@ -69,13 +72,40 @@ inline void csrspmm_group_row(const int32_t* rp, int64_t rp_stride, int32_t g, i
 }
 
 // A stripe group, rows [rb, re), the panel of columns [j, j + w) read from xp with row stride ldx.
-template <class Vec, int NV, int U, bool kTail>
+template <class Vec, int NV, int U, bool kTail, bool kSkipPad>
 inline void csrspmm_block_panel(const int32_t* rp, int64_t rp_stride, int32_t g, int64_t kb,
-                                const uint16_t* col, const float* val, const float* xp,
-                                int64_t ldx, int64_t n, float* y, int64_t rb, int64_t re, int64_t j) {
+                                int64_t sstride, const uint16_t* col, const float* val,
+                                const float* xp, int64_t ldx, int64_t n, float* y, int64_t rb,
+                                int64_t re, int64_t j) {
   const int tail = static_cast<int>(n - j);
   for (int64_t r = rb; r < re; ++r)
-    csrspmm_group_row<Vec, NV, U, kTail>(rp, rp_stride, g, r, kb, col, val, xp, ldx, y + r * n + j, tail);
+    csrspmm_group_row<Vec, NV, U, kTail, kSkipPad>(rp, rp_stride, g, r, kb, sstride, col, val, xp, ldx,
+                                                   y + r * n + j, tail);
+}
+
+// Rows [rb, re) of one stripe group over every column panel.
+template <class Vec, bool kSkipPad>
+inline void csrspmm_block(const int32_t* rp, int64_t rp_stride, int32_t gs, int64_t kb, int64_t sstride,
+                          const uint16_t* col, const float* val, const float* xg, bool packed,
+                          int64_t n, float* y, int64_t rb, int64_t re) {
+  constexpr int W = Vec::W;
+  constexpr int A = Vec::kAccRegs;
+  constexpr int NV = Vec::kStripeNV;
+  // Accumulator sets (independent FMA chains per vector); must divide kStripePad.
+  constexpr int UW = A / NV >= 4 ? 4 : (A / NV >= 2 ? 2 : 1);
+  // Panel j of width w: packed at xg + (rows of the group) * j with stride w, or in place.
+  const int64_t prow = gs * sstride;
+  auto panel = [&](int64_t j) { return packed ? xg + prow * j : xg + j; };
+  int64_t j = 0;
+  for (; j + NV * W <= n; j += NV * W)
+    csrspmm_block_panel<Vec, NV, UW, false, kSkipPad>(rp, rp_stride, gs, kb, sstride, col, val, panel(j),
+                                                      packed ? NV * W : n, n, y, rb, re, j);
+  for (; j + W <= n; j += W)
+    csrspmm_block_panel<Vec, 1, 4, false, kSkipPad>(rp, rp_stride, gs, kb, sstride, col, val, panel(j),
+                                                    packed ? W : n, n, y, rb, re, j);
+  if (j < n)
+    csrspmm_block_panel<Vec, 1, 4, true, kSkipPad>(rp, rp_stride, gs, kb, sstride, col, val, panel(j),
+                                                   packed ? n - j : n, n, y, rb, re, j);
 }
 
 // Whether any of the g stripes has entries in rows [rb, re).
@@ -91,11 +121,7 @@ void csrspmm(const int32_t* srowptr, int32_t stripes, int32_t kb, int64_t rows, 
              int64_t r0, int64_t r1, Epilogue ep) {
   using V = typename Vec::V;
   constexpr int W = Vec::W;
-  constexpr int A = Vec::kAccRegs;
   constexpr int NV = Vec::kStripeNV;
-  // Accumulator sets (independent FMA chains per vector); must divide kStripePad.
-  constexpr int UW = A / NV >= 4 ? 4 : (A / NV >= 2 ? 2 : 1);
-  constexpr int UT = 4;
   const int64_t nfull = n - n % W;
   const int tail = static_cast<int>(n - nfull);
   for (int64_t r = r0; r < r1; ++r) {
@@ -110,10 +136,11 @@ void csrspmm(const int32_t* srowptr, int32_t stripes, int32_t kb, int64_t rows, 
   const int64_t full_bytes = static_cast<int64_t>(NV) * W * 4;
   int32_t g = static_cast<int32_t>(full_bytes / (panel_bytes > 0 ? panel_bytes : full_bytes));
   if (g < 1) g = 1;
-  // With one panel X's rows are already contiguous; otherwise pack each stripe group of X.
-  const bool pack = n > NV * W;
-  float* buf = pack ? tl_pack_x.get(static_cast<size_t>(kb) * g * n) : nullptr;
+  // Each stripe group of X is packed (pack_x_stripes) with a zero row after each stripe for the
+  // padding entries. If the scratch cannot be had, X is read in place and padding is skipped.
+  float* buf = tl_pack_x.get(static_cast<size_t>(g) * (kb + 1) * n);
   const bool packed = buf != nullptr;
+  const int64_t sstride = packed ? kb + 1 : kb;
   const int64_t rp_stride = rows + 1;
   // Stripe group -> row block -> panel -> row: the group's X panel stays in L1 while a block of
   // rows passes over it once per panel, the block's entries stay in L2 between panels, and the
@@ -123,20 +150,13 @@ void csrspmm(const int32_t* srowptr, int32_t stripes, int32_t kb, int64_t rows, 
     const int32_t* rp = srowptr + static_cast<int64_t>(s0) * rp_stride;
     if (!group_has_entries(rp, rp_stride, gs, r0, r1)) continue;
     const int64_t k0 = static_cast<int64_t>(s0) * kb;
-    const int64_t ks = k - k0 < kb * gs ? k - k0 : kb * gs;
-    if (packed) pack_x_panels<Vec, NV>(x, n, k0, ks, buf);
-    // Panel j of width w: packed at buf + ks * j with stride w, or in place with stride n.
-    auto panel_x = [&](int64_t j) { return packed ? buf + ks * j : x + k0 * n + j; };
+    if (packed) pack_x_stripes<Vec, NV>(x, n, k, k0, kb, gs, buf);
+    const float* xg = packed ? buf : x + k0 * n;
     for (int64_t rb = r0; rb < r1; rb += kRowBlock) {
       const int64_t re = rb + kRowBlock < r1 ? rb + kRowBlock : r1;
       if (!group_has_entries(rp, rp_stride, gs, rb, re)) continue;
-      int64_t j = 0;
-      for (; j + NV * W <= n; j += NV * W)
-        csrspmm_block_panel<Vec, NV, UW, false>(rp, rp_stride, gs, kb, col, val, panel_x(j), packed ? NV * W : n, n, y, rb, re, j);
-      for (; j + W <= n; j += W)
-        csrspmm_block_panel<Vec, 1, 4, false>(rp, rp_stride, gs, kb, col, val, panel_x(j), packed ? W : n, n, y, rb, re, j);
-      if (j < n)
-        csrspmm_block_panel<Vec, 1, UT, true>(rp, rp_stride, gs, kb, col, val, panel_x(j), packed ? n - j : n, n, y, rb, re, j);
+      if (packed) csrspmm_block<Vec, false>(rp, rp_stride, gs, kb, sstride, col, val, xg, true, n, y, rb, re);
+      else csrspmm_block<Vec, true>(rp, rp_stride, gs, kb, sstride, col, val, xg, false, n, y, rb, re);
     }
   }
   if (ep.relu) {
