@@ -13,7 +13,8 @@ namespace sparsenn {
 
 // Below this many multiply-adds a product runs on the calling thread alone.
 constexpr int64_t kParallelMinWork = 1 << 15;
-// Tasks per thread: a little over-decomposition lets the dynamic hand-out even out noise.
+// Tasks per thread: a little over-decomposition lets the dynamic hand-out even out noise. The
+// striped SpMM kernels pack X once per task, so they take one task per thread instead.
 constexpr int64_t kTasksPerThread = 4;
 // Work attributed to a row beyond its entries (loop overhead, the store of its outputs).
 constexpr int64_t kRowCost = 4;
@@ -29,21 +30,21 @@ class RowSplit {
   std::vector<int64_t> bounds_;
 };
 
-inline int64_t planned_tasks(int64_t units, int64_t work) {
+inline int64_t planned_tasks(int64_t units, int64_t work, int64_t per_thread = kTasksPerThread) {
   const int64_t threads = ThreadPool::instance().threads();
   if (threads <= 1 || work < kParallelMinWork || units <= 1) return 1;
-  const int64_t t = threads * kTasksPerThread;
+  const int64_t t = threads * per_thread;
   return t < units ? t : units;
 }
 
 // `prefix` is a non-decreasing array of length rows + 1 (CSR row pointers, column counts):
 // the entries in rows [0, r) are prefix[r]. `width` multiplies each entry's cost.
 template <typename P>
-RowSplit split_by_prefix(const P* prefix, int64_t rows, int64_t width) {
+RowSplit split_by_prefix(const P* prefix, int64_t rows, int64_t width, int64_t per_thread = kTasksPerThread) {
   const int64_t w = width < 1 ? 1 : width;
   auto cost = [&](int64_t r) { return (static_cast<int64_t>(prefix[r]) - static_cast<int64_t>(prefix[0])) * w + r * kRowCost; };
   const int64_t total = cost(rows);
-  const int64_t tasks = planned_tasks(rows, total);
+  const int64_t tasks = planned_tasks(rows, total, per_thread);
   std::vector<int64_t> bounds(tasks + 1);
   bounds[0] = 0;
   bounds[tasks] = rows;
