@@ -34,15 +34,17 @@ ThreadPool::ThreadPool() {
     int v = std::atoi(env);
     if (v >= 1 && v <= 1024) n = v;
   }
-  start(n);
+  threads_.store(n);
+  grow_locked();
 }
 
 ThreadPool::~ThreadPool() { stop(); }
 
-void ThreadPool::start(int n) {
-  quit_ = false;
-  threads_.store(n);
-  for (int i = 1; i < n; ++i) workers_.emplace_back([this] { worker_loop(); });
+// Workers are only ever added: lowering the thread count leaves the extra workers asleep (they
+// take no part in jobs and do not spin), so switching between counts costs nothing.
+void ThreadPool::grow_locked() {
+  const int want = threads_.load() - 1;
+  for (int i = static_cast<int>(workers_.size()); i < want; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
 }
 
 void ThreadPool::stop() {
@@ -55,21 +57,14 @@ void ThreadPool::stop() {
   workers_.clear();
 }
 
-// Resizing needs the pool idle. If a job is running (an async product, say), the new size is
-// recorded and applied by the next job that finds the pool idle, so the caller (often the event
-// loop) never waits for the running product.
+// Adding workers needs the pool idle. If a job is running (an async product, say), the new
+// count is recorded and applied by the next job that finds the pool idle, so the caller (often
+// the event loop) never waits for the running product.
 void ThreadPool::set_threads(int n) {
   if (n < 1) n = 1;
   threads_.store(n);
   std::unique_lock<std::mutex> job(job_mutex_, std::try_to_lock);
-  if (job.owns_lock()) resize_locked();
-}
-
-void ThreadPool::resize_locked() {
-  const int n = threads_.load();
-  if (static_cast<int>(workers_.size()) + 1 == n) return;
-  stop();
-  start(n);
+  if (job.owns_lock()) grow_locked();
 }
 
 void ThreadPool::run_tasks() {
@@ -86,16 +81,19 @@ void ThreadPool::run_tasks() {
 // active_workers_ before it lets go of the lock. The caller closes the job under mu_ and then
 // waits for active_workers_ to drain, so no worker can ever touch a finished job's function or
 // counters, and the next job's reset cannot race with a late worker.
-void ThreadPool::worker_loop() {
+void ThreadPool::worker_loop(int index) {
   uint64_t seen = 0;
   for (;;) {
     int spins = 0;
-    while (published_.load(std::memory_order_acquire) == seen && spins < kSpinRounds) {
-      SPARSENN_PAUSE();
-      ++spins;
+    // Only workers the current thread count uses spin for the next job; the rest sleep.
+    if (index < job_workers_.load(std::memory_order_relaxed)) {
+      while (published_.load(std::memory_order_acquire) == seen && spins < kSpinRounds) {
+        SPARSENN_PAUSE();
+        ++spins;
+      }
     }
     std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [&] { return quit_ || (job_open_ && generation_ != seen); });
+    cv_.wait(lock, [&] { return quit_ || (job_open_ && generation_ != seen && index < job_workers_.load()); });
     if (quit_) return;
     seen = generation_;
     active_workers_.fetch_add(1, std::memory_order_acq_rel);
@@ -108,7 +106,7 @@ void ThreadPool::worker_loop() {
 void ThreadPool::parallel_for(int64_t ntasks, const std::function<void(int64_t)>& fn) {
   if (ntasks <= 0) return;
   std::unique_lock<std::mutex> job(job_mutex_, std::try_to_lock);
-  if (job.owns_lock()) resize_locked();
+  if (job.owns_lock()) grow_locked();
   if (ntasks == 1 || threads_.load() == 1 || !job.owns_lock()) {
     for (int64_t t = 0; t < ntasks; ++t) fn(t);
     return;
@@ -120,6 +118,7 @@ void ThreadPool::parallel_for(int64_t ntasks, const std::function<void(int64_t)>
     next_.store(0, std::memory_order_relaxed);
     done_.store(0, std::memory_order_relaxed);
     ++generation_;
+    job_workers_.store(threads_.load() - 1);
     job_open_ = true;
     published_.store(generation_, std::memory_order_release);
   }

@@ -28,10 +28,9 @@ class ThreadPool {
 
  private:
   ThreadPool();
-  void start(int n);
-  void resize_locked();  // match the workers to threads_; job_mutex_ held
+  void grow_locked();  // add workers up to threads_ - 1 (job_mutex_ held, or construction)
   void stop();
-  void worker_loop();
+  void worker_loop(int index);
   void run_tasks();
 
   std::atomic<int> threads_{1};
@@ -48,6 +47,7 @@ class ThreadPool {
   std::atomic<int64_t> next_{0};
   std::atomic<int64_t> done_{0};
   std::atomic<int> active_workers_{0};
+  std::atomic<int> job_workers_{0};  // workers (by index) that take part in jobs: threads_ - 1
 };
 
 }  // namespace sparsenn
