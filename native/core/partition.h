@@ -13,8 +13,9 @@ namespace sparsenn {
 
 // Below this many multiply-adds a product runs on the calling thread alone.
 constexpr int64_t kParallelMinWork = 1 << 15;
-// Tasks per thread: a little over-decomposition lets the dynamic hand-out even out noise. The
-// striped SpMM kernels pack X once per task, so they take one task per thread instead.
+// Tasks per thread: a little over-decomposition lets the dynamic hand-out even out noise and a
+// late-waking worker (measured better than one task per thread for the striped SpMM, even
+// though each of its tasks packs its own copy of X's stripes).
 constexpr int64_t kTasksPerThread = 4;
 // Work attributed to a row beyond its entries (loop overhead, the store of its outputs).
 constexpr int64_t kRowCost = 4;
@@ -30,21 +31,21 @@ class RowSplit {
   std::vector<int64_t> bounds_;
 };
 
-inline int64_t planned_tasks(int64_t units, int64_t work, int64_t per_thread = kTasksPerThread) {
+inline int64_t planned_tasks(int64_t units, int64_t work) {
   const int64_t threads = ThreadPool::instance().threads();
   if (threads <= 1 || work < kParallelMinWork || units <= 1) return 1;
-  const int64_t t = threads * per_thread;
+  const int64_t t = threads * kTasksPerThread;
   return t < units ? t : units;
 }
 
 // `prefix` is a non-decreasing array of length rows + 1 (CSR row pointers, column counts):
 // the entries in rows [0, r) are prefix[r]. `width` multiplies each entry's cost.
 template <typename P>
-RowSplit split_by_prefix(const P* prefix, int64_t rows, int64_t width, int64_t per_thread = kTasksPerThread) {
+RowSplit split_by_prefix(const P* prefix, int64_t rows, int64_t width) {
   const int64_t w = width < 1 ? 1 : width;
   auto cost = [&](int64_t r) { return (static_cast<int64_t>(prefix[r]) - static_cast<int64_t>(prefix[0])) * w + r * kRowCost; };
   const int64_t total = cost(rows);
-  const int64_t tasks = planned_tasks(rows, total, per_thread);
+  const int64_t tasks = planned_tasks(rows, total);
   std::vector<int64_t> bounds(tasks + 1);
   bounds[0] = 0;
   bounds[tasks] = rows;

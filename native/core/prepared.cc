@@ -198,7 +198,7 @@ void CsrPrepared::multiply(const float* x, int64_t n, float* y, Epilogue ep) con
   const int32_t* rp = rowptr_.data();
   const float* v = val_.data();
   const int64_t rows = rows_;
-  const RowSplit split = split_by_prefix(rp, rows, n, n == 1 ? kTasksPerThread : 1);
+  const RowSplit split = split_by_prefix(rp, rows, n);
   ThreadPool::instance().parallel_for(split.tasks(), [&](int64_t t) {
     const int64_t r0 = split.begin(t), r1 = split.end(t);
     if (n == 1) {
@@ -306,7 +306,7 @@ std::unique_ptr<BsrPrepared> prepare_bsr(int64_t rows, int64_t cols, int32_t br,
 void BsrPrepared::multiply(const float* x, int64_t n, float* y, Epilogue ep) const {
   const KernelTable& k = kernels();
   const int64_t brows = static_cast<int64_t>(rowptr_.size()) - 1;
-  const RowSplit split = split_by_prefix(rowptr_.data(), brows, n * br_ * bc_, 1);
+  const RowSplit split = split_by_prefix(rowptr_.data(), brows, n * br_ * bc_);
   ThreadPool::instance().parallel_for(split.tasks(), [&](int64_t t) {
     k.bsrspmm(br_, bc_, stripe_rowptr_.data(), stripes_, stripe_width_, brows, stripe_col_.data(), stripe_val_.data(), x,
               cols_, n, y, rows_, split.begin(t), split.end(t), ep);
