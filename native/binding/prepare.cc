@@ -14,7 +14,6 @@ Napi::Value PrepareCsr(const Napi::CallbackInfo& info) {
     auto rp = get_array<int32_t>(info, 2, "rowPtr");
     auto ci = get_array<int32_t>(info, 3, "colIdx");
     auto v = get_array<float>(info, 4, "values");
-    check_dims(rows, cols);
     return MatrixHandle::Wrap(info.Env(), prepare_csr(rows, cols, rp.Data(), rp.ElementLength(), ci.Data(),
                                                       ci.ElementLength(), v.Data(), v.ElementLength()));
   });
@@ -51,7 +50,6 @@ Napi::Value PrepareDense(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {
     const int64_t rows = get_count(info, 0, "rows"), cols = get_count(info, 1, "cols");
     auto d = get_array<float>(info, 2, "data");
-    check_dims(rows, cols);
     return MatrixHandle::Wrap(info.Env(), prepare_dense(rows, cols, d.Data(), d.ElementLength()));
   });
 }
