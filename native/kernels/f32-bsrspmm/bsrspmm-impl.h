@@ -8,7 +8,7 @@
 // padding columns of the last block column are zero and never read or written outside the
 // matrix.
 #pragma once
-#include "kernels/common/pack-x.h"
+#include "kernels/common/stripes.h"
 #include "kernels/ukernels.h"
 
 namespace sparsenn::impl {
@@ -62,30 +62,22 @@ template <class Vec, int R>
 void bsrspmm_r(int32_t bc, const int32_t* srowptr, int32_t stripes, int32_t sbw, int64_t brows,
                const uint16_t* col, const float* val, const float* x, int64_t k, int64_t n,
                float* y, int64_t m, int64_t b0, int64_t b1, Epilogue ep) {
-  using V = typename Vec::V;
   constexpr int W = Vec::W;
   constexpr int NVA = Vec::kAccRegs / R;
   constexpr int NV = NVA < 1 ? 1 : (NVA > Vec::kStripeNV ? Vec::kStripeNV : NVA);
-  const int64_t nfull = n - n % W;
-  const int tail = static_cast<int>(n - nfull);
   const int64_t r0 = b0 * R, r1 = b1 * R < m ? b1 * R : m;
-  for (int64_t r = r0; r < r1; ++r) {
-    const V b = Vec::set1(ep.bias ? ep.bias[r] : 0.f);
-    float* yr = y + r * n;
-    for (int64_t j = 0; j < nfull; j += W) Vec::store(yr + j, b);
-    if (tail) Vec::store_tail(yr + nfull, b, tail);
-  }
+  fill_bias_rows<Vec>(y, n, r0, r1, ep.bias);
   const int64_t kb = static_cast<int64_t>(sbw) * bc;  // columns per stripe
   const bool pack = n > NV * W;
-  float* buf = pack ? tl_pack_x.get(static_cast<size_t>(kb) * n) : nullptr;
+  float* buf = pack ? tl_pack_x.get(static_cast<size_t>(kb + 1) * n) : nullptr;
   const bool packed = buf != nullptr;
   for (int32_t s = 0; s < stripes; ++s) {
     const int32_t* rp = srowptr + static_cast<int64_t>(s) * (brows + 1);
     if (rp[b0] == rp[b1]) continue;
     const int64_t k0 = static_cast<int64_t>(s) * kb;
     const int64_t ks = k - k0 < kb ? k - k0 : kb;
-    if (packed) pack_x_panels<Vec, NV>(x, n, k0, ks, buf);
-    auto panel_x = [&](int64_t j) { return packed ? buf + ks * j : x + k0 * n + j; };
+    if (packed) pack_x_stripes<Vec, NV>(x, n, k, k0, kb, 1, buf);
+    auto panel_x = [&](int64_t j) { return packed ? buf + (kb + 1) * j : x + k0 * n + j; };
     for (int64_t bb = b0; bb < b1; bb += kBlockRowBlock) {
       const int64_t be = bb + kBlockRowBlock < b1 ? bb + kBlockRowBlock : b1;
       if (rp[bb] == rp[be]) continue;
@@ -98,13 +90,7 @@ void bsrspmm_r(int32_t bc, const int32_t* srowptr, int32_t stripes, int32_t sbw,
         bsrspmm_block_panel<Vec, R, 1, true>(bc, rp, col, val, ks, panel_x(j), packed ? n - j : n, y, n, m, bb, be, j);
     }
   }
-  if (ep.relu) {
-    for (int64_t r = r0; r < r1; ++r) {
-      float* yr = y + r * n;
-      for (int64_t jj = 0; jj < nfull; jj += W) Vec::store(yr + jj, Vec::relu(Vec::load(yr + jj)));
-      if (tail) Vec::store_tail(yr + nfull, Vec::relu(Vec::load_tail(yr + nfull, tail)), tail);
-    }
-  }
+  if (ep.relu) relu_rows<Vec>(y, n, r0, r1);
 }
 
 template <class Vec>

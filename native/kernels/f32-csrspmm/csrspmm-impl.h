@@ -17,7 +17,7 @@
 // Everything here has internal linkage: each ISA's instantiation must stay in its own
 // translation unit so the linker can never mix code built with different -m flags.
 #pragma once
-#include "kernels/common/pack-x.h"
+#include "kernels/common/stripes.h"
 #include "kernels/ukernels.h"
 
 namespace sparsenn::impl {
@@ -119,17 +119,9 @@ template <class Vec>
 void csrspmm(const int32_t* srowptr, int32_t stripes, int32_t kb, int64_t rows, int64_t k,
              const uint16_t* col, const float* val, const float* x, int64_t n, float* y,
              int64_t r0, int64_t r1, Epilogue ep) {
-  using V = typename Vec::V;
   constexpr int W = Vec::W;
   constexpr int NV = Vec::kStripeNV;
-  const int64_t nfull = n - n % W;
-  const int tail = static_cast<int>(n - nfull);
-  for (int64_t r = r0; r < r1; ++r) {
-    const V b = Vec::set1(ep.bias ? ep.bias[r] : 0.f);
-    float* yr = y + r * n;
-    for (int64_t j = 0; j < nfull; j += W) Vec::store(yr + j, b);
-    if (tail) Vec::store_tail(yr + nfull, b, tail);
-  }
+  fill_bias_rows<Vec>(y, n, r0, r1, ep.bias);
   // Stripes were sized for a full NV*W panel; a narrower batch takes several stripes at a time
   // (same X bytes in L1, more entries per row visit, one add into Y per group).
   const int64_t panel_bytes = (n < NV * W ? ((n + W - 1) / W) * W : NV * W) * 4;
@@ -159,13 +151,7 @@ void csrspmm(const int32_t* srowptr, int32_t stripes, int32_t kb, int64_t rows, 
       else csrspmm_block<Vec, true>(rp, rp_stride, gs, kb, sstride, col, val, xg, false, n, y, rb, re);
     }
   }
-  if (ep.relu) {
-    for (int64_t r = r0; r < r1; ++r) {
-      float* yr = y + r * n;
-      for (int64_t jj = 0; jj < nfull; jj += W) Vec::store(yr + jj, Vec::relu(Vec::load(yr + jj)));
-      if (tail) Vec::store_tail(yr + nfull, Vec::relu(Vec::load_tail(yr + nfull, tail)), tail);
-    }
-  }
+  if (ep.relu) relu_rows<Vec>(y, n, r0, r1);
 }
 
 }  // namespace

@@ -7,7 +7,7 @@
 // last. The GEMV (n == 1) walks the same packed panels: per k one vector of the panel's MR
 // weights times the broadcast x[k], four k at a time for independent FMA chains.
 #pragma once
-#include "kernels/common/pack-x.h"
+#include "kernels/common/stripes.h"
 #include "kernels/ukernels.h"
 
 namespace sparsenn::impl {

@@ -1,4 +1,5 @@
-// Packing of X row stripes into contiguous column panels, shared by the sparse SpMM kernels.
+// What the striped sparse SpMM kernels (CSR and BSR) share: packing X's row stripes into
+// contiguous column panels, and the epilogue passes that run before and after the stripes.
 // Internal linkage on purpose: each ISA translation unit gets its own copy (see ukernels.h).
 #pragma once
 #include <cstdint>
@@ -24,32 +25,13 @@ struct PackBuffer {
 };
 thread_local PackBuffer tl_pack_x;
 
-// Copies X rows [k0, k0 + ks) into panels: the panel of columns [j, j + w) becomes a contiguous
-// ks x w block at dst + ks * j. Panels are NV*W wide, then W, then the remainder, as the
-// kernel walks them. Contiguous panels keep a stripe's panel in L1 whatever n is; read in
-// place, rows n floats apart would map to a few L1 sets when n is a power of two.
-template <class Vec, int NV>
-inline void pack_x_panels(const float* x, int64_t n, int64_t k0, int64_t ks, float* dst) {
-  constexpr int W = Vec::W;
-  int64_t j = 0;
-  auto copy = [&](int64_t w) {
-    float* d = dst + ks * j;
-    for (int64_t k = 0; k < ks; ++k) {
-      const float* src = x + (k0 + k) * n + j;
-      for (int64_t c = 0; c < w; ++c) d[k * w + c] = src[c];
-    }
-    j += w;
-  };
-  while (j + NV * W <= n) copy(NV * W);
-  while (j + W <= n) copy(W);
-  if (j < n) copy(n - j);
-}
-
-// The CSR SpMM's layout: a group of gs stripes of kb rows each, starting at X row k0, packed per
+// The packed layout: a group of gs stripes of kb rows each, starting at X row k0, packed per
 // column panel (widths as above) with a zero row after each stripe: panel j holds, for stripe t,
 // rows t * (kb + 1) .. t * (kb + 1) + kb - 1 (the last stripe may have fewer) and the zero row at
-// t * (kb + 1) + kb, which the padding entries of the stripe-rows point at (0 * a finite zero,
-// never 0 * Inf).
+// t * (kb + 1) + kb, which the CSR kernel's padding entries point at (0 * a finite zero, never
+// 0 * Inf). Panels are NV*W wide, then W, then the remainder, as the kernels walk them.
+// Contiguous panels keep a stripe's panel in L1 whatever n is; read in place, rows n floats
+// apart would map to a few L1 sets when n is a power of two.
 template <class Vec, int NV>
 inline void pack_x_stripes(const float* x, int64_t n, int64_t k, int64_t k0, int64_t kb, int32_t gs,
                            float* dst) {
@@ -73,6 +55,33 @@ inline void pack_x_stripes(const float* x, int64_t n, int64_t k, int64_t k0, int
   while (j + NV * W <= n) copy(NV * W);
   while (j + W <= n) copy(W);
   if (j < n) copy(n - j);
+}
+
+// Rows [r0, r1) of Y (n columns) set to their bias (or zero), before the stripes add into them.
+template <class Vec>
+inline void fill_bias_rows(float* y, int64_t n, int64_t r0, int64_t r1, const float* bias) {
+  constexpr int W = Vec::W;
+  const int64_t nfull = n - n % W;
+  const int tail = static_cast<int>(n - nfull);
+  for (int64_t r = r0; r < r1; ++r) {
+    const typename Vec::V b = Vec::set1(bias ? bias[r] : 0.f);
+    float* yr = y + r * n;
+    for (int64_t j = 0; j < nfull; j += W) Vec::store(yr + j, b);
+    if (tail) Vec::store_tail(yr + nfull, b, tail);
+  }
+}
+
+// ReLU over rows [r0, r1) of Y, after every stripe has been added.
+template <class Vec>
+inline void relu_rows(float* y, int64_t n, int64_t r0, int64_t r1) {
+  constexpr int W = Vec::W;
+  const int64_t nfull = n - n % W;
+  const int tail = static_cast<int>(n - nfull);
+  for (int64_t r = r0; r < r1; ++r) {
+    float* yr = y + r * n;
+    for (int64_t j = 0; j < nfull; j += W) Vec::store(yr + j, Vec::relu(Vec::load(yr + j)));
+    if (tail) Vec::store_tail(yr + nfull, Vec::relu(Vec::load_tail(yr + nfull, tail)), tail);
+  }
 }
 
 }  // namespace
