@@ -2,10 +2,12 @@
  * sparsenn demo: prune a transformer-sized weight matrix (3072 x 768, a BERT-base FFN layer)
  * three ways, check the sparse products against the dense product of the same pruned weights,
  * and time them against our dense GEMM on this machine. Weights and inputs are generated from a
- * fixed seed, so the demo needs no data files.
+ * fixed seed, so the demo needs no data files. Then trains LeNet-300-100 dense and 90% sparse on
+ * the Fashion-MNIST subset shipped in the package (examples/training-demo.ts).
  *
  *   npm run demo            (SPARSENN_ISA=scalar|avx2|avx512 forces a kernel path)
  */
+import { trainingDemo } from './training-demo.js';
 import { BsrMatrix, capabilities, CsrMatrix, matmul, matmulAsync, Matrix, NmMatrix, type AnyMatrix } from '../lib/index.js';
 
 const M = 3072;
@@ -105,6 +107,8 @@ async function main(): Promise<void> {
   clearInterval(timer);
   console.log(`\n8 async dense products (N=256) took ${elapsed.toFixed(0)} ms while the event loop ticked ${ticks} times.`);
   console.log('Benchmarks against onnxruntime-node: npm run bench:kernels');
+
+  await trainingDemo();
 }
 
 main().catch((err) => {

@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'ERR_RANGE' // an index or count is out of range
   | 'ERR_ALIAS' // an output shares memory with an input
   | 'ERR_DISPOSED' // a native object was used after dispose()
+  | 'ERR_BUSY' // a native object is in use by an unfinished async call
   | 'ERR_MEMORY' // an allocation failed
   | 'ERR_NATIVE_LOAD' // the addon could not be loaded
   | 'ERR_INTERNAL'; // a bug: please report it
@@ -42,6 +43,7 @@ const classes: Record<ErrorCode, new (code: ErrorCode, message: string) => Spars
   ERR_RANGE: IndexRangeError,
   ERR_ALIAS: NativeError,
   ERR_DISPOSED: NativeError,
+  ERR_BUSY: NativeError,
   ERR_MEMORY: NativeError,
   ERR_NATIVE_LOAD: NativeError,
   ERR_INTERNAL: NativeError,

@@ -28,4 +28,27 @@ export {
   errorFromCode,
   type ErrorCode,
 } from './errors.js';
+export * from './nn/index.js';
+export {
+  saveModel,
+  saveModelSync,
+  loadModel,
+  loadModelSync,
+  loadWeights,
+  encodeModel,
+  decodeModel,
+  applyWeights,
+  modelTensors,
+} from './io/model.js';
+export {
+  encodeSafetensors,
+  decodeSafetensors,
+  saveSafetensors,
+  saveSafetensorsSync,
+  loadSafetensors,
+  loadSafetensorsSync,
+  type SafetensorsDtype,
+  type SafetensorsTensor,
+  type SafetensorsFile,
+} from './io/safetensors.js';
 export { referenceMatmul, referenceAbsMatmul, referenceMatmulTransposed, referenceSddmm } from './reference/kernels.js';

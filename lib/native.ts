@@ -71,12 +71,23 @@ export interface NativeAddon {
     values: Float32Array,
   ): NativeMatrix;
   prepareDense(rows: number, cols: number, data: Float32Array): NativeMatrix;
+  /** New values (length nnz) for a CSR / N:M matrix's pattern, in place; ERR_BUSY while an async product uses it. */
+  csrSetValues(a: NativeMatrix, values: Float32Array): void;
   matmul(a: NativeMatrix, x: Float32Array, n: number, bias: Float32Array | null, relu: boolean, out?: Float32Array): Float32Array;
   matmulAsync(a: NativeMatrix, x: Float32Array, n: number, bias: Float32Array | null, relu: boolean, out?: Float32Array): Promise<Float32Array>;
   matmulTransposed(a: NativeMatrix, x: Float32Array, n: number, out?: Float32Array): Float32Array;
   matmulTransposedAsync(a: NativeMatrix, x: Float32Array, n: number, out?: Float32Array): Promise<Float32Array>;
   sddmm(pattern: NativeMatrix, a: Float32Array, b: Float32Array, n: number, out?: Float32Array): Float32Array;
   sddmmAsync(pattern: NativeMatrix, a: Float32Array, b: Float32Array, n: number, out?: Float32Array): Promise<Float32Array>;
+  /** Y (m x n) = op(A) op(X); A stored m x k (k x m when transA), X stored k x n (n x k when transX). */
+  gemm(m: number, k: number, n: number, a: Float32Array, transA: boolean, x: Float32Array, transX: boolean, out?: Float32Array): Float32Array;
+  /** The cols x rows transpose of src (rows x cols, row-major). */
+  transpose(rows: number, cols: number, src: Float32Array, out?: Float32Array): Float32Array;
+  gemmAsync(m: number, k: number, n: number, a: Float32Array, transA: boolean, x: Float32Array, transX: boolean, out?: Float32Array): Promise<Float32Array>;
+  /** SGD update of w at `indices` (all entries when null); see lib/nn/optim/sgd.ts. */
+  sgdUpdate(w: Float32Array, grad: Float32Array, buf: Float32Array, indices: Int32Array | null, lr: number, momentum: number, dampening: number, weightDecay: number, nesterov: boolean, firstStep: boolean): void;
+  /** Adam/AdamW update of w at `indices` (all entries when null); see lib/nn/optim/adam.ts. */
+  adamUpdate(w: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, indices: Int32Array | null, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, decoupled: boolean, stepSize: number, sqrtC2: number): void;
   setErrorFactory(factory: (code: string, message: string) => Error): void;
   setThreads(n: number): void;
   getThreads(): number;

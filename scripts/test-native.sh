@@ -29,6 +29,7 @@ read -r -a RUN <<<"${RUNNER:-}"
 # ---------------------------------------------------------------- the source lists (one place)
 CORE_SRCS=(
   native/core/cpu.cc
+  native/core/dense_product.cc
   native/core/kernel_table.cc
   native/core/prepared.cc
   native/core/thread_pool.cc

@@ -8,6 +8,7 @@ Napi::Value PrepareCsr(const Napi::CallbackInfo& info);
 Napi::Value PrepareNm(const Napi::CallbackInfo& info);
 Napi::Value PrepareBsr(const Napi::CallbackInfo& info);
 Napi::Value PrepareDense(const Napi::CallbackInfo& info);
+Napi::Value CsrSetValues(const Napi::CallbackInfo& info);
 
 Napi::Value Matmul(const Napi::CallbackInfo& info);
 Napi::Value MatmulAsync(const Napi::CallbackInfo& info);
@@ -15,6 +16,11 @@ Napi::Value MatmulTransposed(const Napi::CallbackInfo& info);
 Napi::Value MatmulTransposedAsync(const Napi::CallbackInfo& info);
 Napi::Value Sddmm(const Napi::CallbackInfo& info);
 Napi::Value SddmmAsync(const Napi::CallbackInfo& info);
+Napi::Value Gemm(const Napi::CallbackInfo& info);
+Napi::Value GemmAsync(const Napi::CallbackInfo& info);
+Napi::Value Transpose(const Napi::CallbackInfo& info);
+Napi::Value SgdUpdate(const Napi::CallbackInfo& info);
+Napi::Value AdamUpdate(const Napi::CallbackInfo& info);
 
 Napi::Value SetErrorFactory(const Napi::CallbackInfo& info);
 Napi::Value SetThreads(const Napi::CallbackInfo& info);

@@ -36,6 +36,14 @@ std::shared_ptr<PreparedMatrix> MatrixHandle::From(const Napi::CallbackInfo& inf
   return h->matrix_;
 }
 
+void MatrixHandle::Report(const Napi::CallbackInfo& info, size_t i) {
+  MatrixHandle* h = Unwrap(info[i].As<Napi::Object>());
+  if (!h->matrix_) return;
+  const int64_t now = static_cast<int64_t>(h->matrix_->bytes());
+  if (now != h->reported_) Napi::MemoryManagement::AdjustExternalMemory(info.Env(), now - h->reported_);
+  h->reported_ = now;
+}
+
 void MatrixHandle::Release(Napi::Env env) {
   if (reported_ != 0) Napi::MemoryManagement::AdjustExternalMemory(env, -reported_);
   reported_ = 0;

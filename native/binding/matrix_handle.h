@@ -18,6 +18,9 @@ class MatrixHandle : public Napi::ObjectWrap<MatrixHandle> {
   // The handle at argument i (ERR_TYPE if it is not one, ERR_DISPOSED if it was disposed).
   static std::shared_ptr<PreparedMatrix> From(const Napi::CallbackInfo& info, size_t i);
 
+  // Re-reads the native size of the handle at argument i after its matrix grew or shrank.
+  static void Report(const Napi::CallbackInfo& info, size_t i);
+
   explicit MatrixHandle(const Napi::CallbackInfo& info);
   ~MatrixHandle() override;
 

@@ -55,3 +55,23 @@ Napi::Value PrepareDense(const Napi::CallbackInfo& info) {
 }
 
 }  // namespace sparsenn::binding
+
+namespace sparsenn::binding {
+
+// (handle, values: Float32Array): new values for a CSR / N:M matrix's existing pattern.
+Napi::Value CsrSetValues(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    std::shared_ptr<PreparedMatrix> m = MatrixHandle::From(info, 0);
+    auto csr = std::dynamic_pointer_cast<CsrPrepared>(m);
+    if (!csr) throw_error(info.Env(), "ERR_FORMAT", std::string("csrSetValues needs a CSR or N:M matrix, got ") + m->format());
+    // The handle and the two locals hold three references; more means an async product holds it.
+    if (csr.use_count() > 3)
+      throw_error(info.Env(), "ERR_BUSY", "the matrix is in use by an unfinished async product; await it before changing values");
+    auto v = get_array<float>(info, 1, "values");
+    csr->set_values(v.Data(), v.ElementLength());
+    MatrixHandle::Report(info, 0);
+    return info.Env().Undefined();
+  });
+}
+
+}  // namespace sparsenn::binding

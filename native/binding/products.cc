@@ -10,6 +10,7 @@
 #include "binding/exports.h"
 #include "binding/guard.h"
 #include "binding/matrix_handle.h"
+#include "core/dense_product.h"
 #include "core/prepared.h"
 
 namespace sparsenn::binding {
@@ -116,6 +117,48 @@ Job parse_sddmm(const Napi::CallbackInfo& info) {
   return job;
 }
 
+// (m, k, n, a: Float32Array, transA: boolean, x: Float32Array, transX: boolean, out?)
+// Y (m x n) = op(A) op(X): the training engine's dense products, with no prepared handle.
+Job parse_gemm(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int64_t m = get_count(info, 0, "m", kMaxElements + 1);
+  const int64_t k = get_count(info, 1, "k", kMaxElements + 1);
+  const int64_t n = get_count(info, 2, "n", kMaxElements + 1);
+  Napi::Float32Array a = get_array<float>(info, 3, "a");
+  const bool trans_a = info[4].ToBoolean().Value();
+  Napi::Float32Array x = get_array<float>(info, 5, "x");
+  const bool trans_x = info[6].ToBoolean().Value();
+  check_length(env, a.ElementLength(), checked_product(env, m, k, "a"), "a (m * k)");
+  check_length(env, x.ElementLength(), checked_product(env, k, n, "x"), "x (k * n)");
+  Napi::Float32Array y = output(info, 7, checked_product(env, m, n, "the result"), {a, x});
+  const float* ap = a.Data();
+  const float* xp = x.Data();
+  float* yp = y.Data();
+  Job job;
+  job.run = [=] { dense_product(m, k, n, ap, trans_a, xp, trans_x, yp); };
+  job.result = y;
+  job.keep = {a, x, y};
+  return job;
+}
+
+// (rows, cols, src: Float32Array, out?) -> the cols x rows transpose: sample-major batches to
+// the batch-last layout and back.
+Job parse_transpose(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int64_t rows = get_count(info, 0, "rows", kMaxElements + 1);
+  const int64_t cols = get_count(info, 1, "cols", kMaxElements + 1);
+  Napi::Float32Array src = get_array<float>(info, 2, "src");
+  check_length(env, src.ElementLength(), checked_product(env, rows, cols, "src"), "src (rows * cols)");
+  Napi::Float32Array out = output(info, 3, rows * cols, {src});
+  const float* sp = src.Data();
+  float* op = out.Data();
+  Job job;
+  job.run = [=] { transpose(sp, rows, cols, op); };
+  job.result = out;
+  job.keep = {src, out};
+  return job;
+}
+
 class ProductWorker : public Napi::AsyncWorker {
  public:
   ProductWorker(Napi::Env env, Job job)
@@ -184,6 +227,9 @@ Napi::Value Matmul(const Napi::CallbackInfo& info) { return run_sync(info, parse
 Napi::Value MatmulAsync(const Napi::CallbackInfo& info) { return run_async(info, parse_matmul); }
 Napi::Value MatmulTransposed(const Napi::CallbackInfo& info) { return run_sync(info, parse_transposed); }
 Napi::Value MatmulTransposedAsync(const Napi::CallbackInfo& info) { return run_async(info, parse_transposed); }
+Napi::Value Gemm(const Napi::CallbackInfo& info) { return run_sync(info, parse_gemm); }
+Napi::Value GemmAsync(const Napi::CallbackInfo& info) { return run_async(info, parse_gemm); }
+Napi::Value Transpose(const Napi::CallbackInfo& info) { return run_sync(info, parse_transpose); }
 Napi::Value Sddmm(const Napi::CallbackInfo& info) { return run_sync(info, parse_sddmm); }
 Napi::Value SddmmAsync(const Napi::CallbackInfo& info) { return run_async(info, parse_sddmm); }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <string>
 
+#include "core/dense_product.h"
 #include "core/error.h"
 #include "core/kernel_table.h"
 #include "core/partition.h"
@@ -122,9 +123,21 @@ void CsrPrepared::build_stripes() {
   for (size_t q = 0; q < st.source.size(); ++q) stripe_val_[q] = st.source[q] < 0 ? 0.f : val_[st.source[q]];
 }
 
+void CsrPrepared::set_values(const float* v, size_t len) {
+  if (len != val_.size())
+    fail("ERR_FORMAT", "values has length " + str(static_cast<int64_t>(len)) + ", the matrix has nnz = " + str(nnz()));
+  if (stripe_source_.empty() && !stripe_val_.empty()) {
+    auto col_at = [&](int32_t p) -> int64_t { return narrow_ ? col16_[p] : col32_[p]; };
+    stripe_source_ = make_stripes(rowptr_.data(), rows_, cols_, stripe_width_, kStripePad, col_at).source;
+  }
+  std::copy(v, v + len, val_.begin());
+  for (size_t q = 0; q < stripe_source_.size(); ++q) stripe_val_[q] = stripe_source_[q] < 0 ? 0.f : v[stripe_source_[q]];
+}
+
 size_t CsrPrepared::bytes() const {
   return rowptr_.size() * 4 + col32_.size() * 4 + col16_.size() * 2 + val_.size() * 4 +
-         stripe_rowptr_.size() * 4 + stripe_col_.size() * 2 + stripe_val_.size() * 4 + colprefix_.size() * 8;
+         stripe_rowptr_.size() * 4 + stripe_col_.size() * 2 + stripe_val_.size() * 4 + colprefix_.size() * 8 +
+         stripe_source_.size() * 4;
 }
 
 std::unique_ptr<CsrPrepared> prepare_csr(int64_t rows, int64_t cols, const int32_t* rowptr,
@@ -317,16 +330,8 @@ void BsrPrepared::multiply(const float* x, int64_t n, float* y, Epilogue ep) con
 
 DensePrepared::DensePrepared(int64_t rows, int64_t cols, const float* data)
     : PreparedMatrix(rows, cols), mr_(kernels().gemm_mr) {
-  const int64_t panels = (rows + mr_ - 1) / mr_;
-  // 16 floats of slack: the GEMV reads whole vectors that may run past the last panel.
-  packed_.assign(static_cast<size_t>(panels * mr_ * cols + 16), 0.f);
-  for (int64_t p = 0; p < panels; ++p) {
-    float* dst = packed_.data() + p * mr_ * cols;
-    for (int64_t r = 0; r < mr_ && p * mr_ + r < rows; ++r) {
-      const float* src = data + (p * mr_ + r) * cols;
-      for (int64_t k = 0; k < cols; ++k) dst[k * mr_ + r] = src[k];
-    }
-  }
+  packed_.resize(static_cast<size_t>(packed_panel_floats(rows, cols, mr_)));
+  pack_panels(rows, cols, data, false, mr_, packed_.data());
 }
 
 std::unique_ptr<DensePrepared> prepare_dense(int64_t rows, int64_t cols, const float* data, size_t len) {
@@ -337,13 +342,7 @@ std::unique_ptr<DensePrepared> prepare_dense(int64_t rows, int64_t cols, const f
 }
 
 void DensePrepared::multiply(const float* x, int64_t n, float* y, Epilogue ep) const {
-  const KernelTable& k = kernels();
-  const int64_t panels = (rows_ + mr_ - 1) / mr_;
-  const RowSplit split = split_even(panels, rows_ * cols_ * n);
-  ThreadPool::instance().parallel_for(split.tasks(), [&](int64_t t) {
-    if (n == 1) k.gemv(packed_.data(), rows_, cols_, x, y, split.begin(t), split.end(t), ep);
-    else k.gemm(packed_.data(), rows_, cols_, x, n, y, split.begin(t), split.end(t), ep);
-  });
+  run_packed_gemm(packed_.data(), rows_, cols_, x, n, y, ep);
 }
 
 }  // namespace sparsenn

@@ -43,6 +43,9 @@ class CsrPrepared : public PreparedMatrix {
   // out[p] = dot(A[r, :], B[col[p], :]) on this matrix's pattern; A rows x n, B cols x n.
   void sddmm(const float* a, const float* b, int64_t n, float* out) const;
   int64_t nnz() const { return static_cast<int64_t>(val_.size()); }
+  // Replaces the values (same pattern, `len` must be nnz): the training engine's per-step
+  // update, O(nnz) instead of a new preparation. Not safe while a product uses this matrix.
+  void set_values(const float* v, size_t len);
   bool narrow_indices() const { return narrow_; }
 
  private:
@@ -56,6 +59,7 @@ class CsrPrepared : public PreparedMatrix {
   std::vector<int32_t> stripe_rowptr_;
   std::vector<uint16_t> stripe_col_;
   std::vector<float> stripe_val_;
+  std::vector<int32_t> stripe_source_;  // stripe entry -> CSR entry (-1: padding), built by set_values
   void build_stripes();
   const char* format_;
   bool narrow_;  // cols <= 65536: indices stored as uint16 (6 bytes per entry instead of 8)

@@ -58,9 +58,10 @@ using bsrspmm_fn = void(int32_t br, int32_t bc, const int32_t* srowptr, int32_t 
                         const float* x, int64_t k, int64_t n, float* y, int64_t m, int64_t b0,
                         int64_t b1, Epilogue ep);
 // Dense Y = A X with A packed in panels of MR rows (k-major inside a panel, zero padded),
-// for panels [p0, p1). `m` is the true row count.
-using gemm_fn = void(const float* apack, int64_t m, int64_t k, const float* x, int64_t n, float* y,
-                     int64_t p0, int64_t p1, Epilogue ep);
+// for panels [p0, p1). `m` is the true row count; X (k x n) and Y (m x n) rows are `ld`
+// floats apart (ld >= n: a caller may run a range of columns).
+using gemm_fn = void(const float* apack, int64_t m, int64_t k, const float* x, int64_t n, int64_t ld,
+                     float* y, int64_t p0, int64_t p1, Epilogue ep);
 // n == 1 on the same packed layout.
 using gemv_fn = void(const float* apack, int64_t m, int64_t k, const float* x, float* y,
                      int64_t p0, int64_t p1, Epilogue ep);

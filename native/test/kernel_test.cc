@@ -730,7 +730,7 @@ void test_dense(const std::vector<Kernel<F>>& ks, const char* slot, bool gemv) {
                    if constexpr (std::is_same_v<F, gemv_fn>)
                      k.fn(packed.data(), m, kdim, x.data(), y, p0, p1, ep);
                    else
-                     k.fn(packed.data(), m, kdim, x.data(), n, y, p0, p1, ep);
+                     k.fn(packed.data(), m, kdim, x.data(), n, n, y, p0, p1, ep);
                  });
       }
       ++variant;

@@ -70,15 +70,16 @@ inline void gemm_pack_x(const float* x, int64_t n, int64_t kc, int64_t nc, float
   if (j < nc) copy(nc - j);
 }
 
+// X and Y rows are `ld` floats apart (ld >= n), so a caller can run a range of columns.
 template <class Vec>
-void gemm(const float* apack, int64_t m, int64_t k, const float* x, int64_t n, float* y,
+void gemm(const float* apack, int64_t m, int64_t k, const float* x, int64_t n, int64_t ld, float* y,
           int64_t p0, int64_t p1, Epilogue ep) {
   constexpr int W = Vec::W, MR = Vec::kGemmMR, NV = Vec::kGemmNV, NR = NV * W;
   if (k == 0) {  // empty inner dimension: Y is the epilogue of zero
     for (int64_t r = p0 * MR; r < p1 * MR && r < m; ++r)
       for (int64_t j = 0; j < n; ++j) {
         float v = ep.bias ? ep.bias[r] : 0.f;
-        y[r * n + j] = ep.relu ? Vec::relu_scalar(v) : v;
+        y[r * ld + j] = ep.relu ? Vec::relu_scalar(v) : v;
       }
     return;
   }
@@ -89,22 +90,22 @@ void gemm(const float* apack, int64_t m, int64_t k, const float* x, int64_t n, f
       const int64_t kc = k - kc0 < kGemmKC ? k - kc0 : kGemmKC;
       const bool first = kc0 == 0, last = kc0 + kc == k;
       const bool packed = buf != nullptr;
-      if (packed) gemm_pack_x<Vec, NR>(x + kc0 * n + jc, n, kc, nc, buf);
+      if (packed) gemm_pack_x<Vec, NR>(x + kc0 * ld + jc, ld, kc, nc, buf);
       for (int64_t p = p0; p < p1; ++p) {
         const int64_t row0 = p * MR;
         const int rows = static_cast<int>(m - row0 < MR ? m - row0 : MR);
         const float* a = apack + p * MR * k + kc0 * MR;
         const float* bias = ep.bias ? ep.bias + row0 : nullptr;
-        const float* xb = packed ? buf : x + kc0 * n + jc;
-        float* yb = y + row0 * n + jc;
+        const float* xb = packed ? buf : x + kc0 * ld + jc;
+        float* yb = y + row0 * ld + jc;
         // Tile j of width w: packed at xb (advancing by kc * w) with stride w, or in place.
         int64_t j = 0;
         for (; j + NR <= nc; j += NR, xb += packed ? kc * NR : NR)
-          gemm_tile<Vec, MR, NV, false>(a, xb, packed ? NR : n, kc, yb + j, n, rows, 0, first, last, bias, ep.relu);
+          gemm_tile<Vec, MR, NV, false>(a, xb, packed ? NR : ld, kc, yb + j, ld, rows, 0, first, last, bias, ep.relu);
         for (; j + W <= nc; j += W, xb += packed ? kc * W : W)
-          gemm_tile<Vec, MR, 1, false>(a, xb, packed ? W : n, kc, yb + j, n, rows, 0, first, last, bias, ep.relu);
+          gemm_tile<Vec, MR, 1, false>(a, xb, packed ? W : ld, kc, yb + j, ld, rows, 0, first, last, bias, ep.relu);
         if (j < nc)
-          gemm_tile<Vec, MR, 1, true>(a, xb, packed ? nc - j : n, kc, yb + j, n, rows, static_cast<int>(nc - j),
+          gemm_tile<Vec, MR, 1, true>(a, xb, packed ? nc - j : ld, kc, yb + j, ld, rows, static_cast<int>(nc - j),
                                       first, last, bias, ep.relu);
       }
     }
@@ -149,9 +150,9 @@ void gemv(const float* apack, int64_t m, int64_t k, const float* x, float* y, in
 
 #define SPARSENN_DEFINE_GEMM(VEC, GEMM, GEMV)                                                  \
   namespace sparsenn {                                                                         \
-  void GEMM(const float* a, int64_t m, int64_t k, const float* x, int64_t n, float* y,         \
-            int64_t p0, int64_t p1, Epilogue ep) {                                             \
-    impl::gemm<VEC>(a, m, k, x, n, y, p0, p1, ep);                                             \
+  void GEMM(const float* a, int64_t m, int64_t k, const float* x, int64_t n, int64_t ld,      \
+            float* y, int64_t p0, int64_t p1, Epilogue ep) {                                   \
+    impl::gemm<VEC>(a, m, k, x, n, ld, y, p0, p1, ep);                                         \
   }                                                                                            \
   void GEMV(const float* a, int64_t m, int64_t k, const float* x, float* y, int64_t p0,        \
             int64_t p1, Epilogue ep) {                                                         \

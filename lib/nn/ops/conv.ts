@@ -1,0 +1,388 @@
+/**
+ * 2-D convolution by im2col, in the batch-last layout, with its backward.
+ *
+ * An input [Cin, H, W, n] becomes the column matrix col [Cin * kh * kw, OH * OW * n]: row
+ * (ci, ki, kj), column (oh, ow, b) holds x[ci, oh * sh - ph + ki * dh, ow * sw - pw + kj * dw, b]
+ * (zero in the padding). Because the batch is the innermost axis of both, every copy is a run of
+ * n contiguous values (a run of OW * n values when the stride is 1), and the product
+ * W [Cout, Cin * kh * kw] · col is already the batch-last output [Cout, OH, OW, n].
+ *
+ * With one group the product is {@link weightProduct}: a masked weight runs on the sparse
+ * kernels exactly as a Linear layer's does, and im2col is an autograd op of its own (its
+ * backward is col2im, accumulating), so the recorded chain is im2col -> weightProduct -> view.
+ * With several groups (depthwise included) each group is one dense GEMM on its rows of W (rows
+ * are contiguous) and its slice of col, in one op with a hand-written backward; pruned weights
+ * are zero by the Parameter invariant and their gradient is masked to exactly zero.
+ *
+ * A 1x1 kernel with stride 1 and no padding needs no im2col at all: col is x itself.
+ */
+import { checkCount } from '../../checks.js';
+import { ShapeError, SparsennTypeError } from '../../errors.js';
+import { native } from '../../native.js';
+import { Parameter } from '../parameter.js';
+import { accumulateOwnedGrad, opResult, Tensor } from '../tensor.js';
+import { weightProduct, type WeightExecution } from './weight-product.js';
+
+/** A (height, width) pair; a single number means the same for both. */
+export type Pair = number | readonly [number, number];
+
+/** Options of {@link conv2d}. Missing entries take PyTorch's defaults. */
+export interface Conv2dOpOptions {
+  /** Default [1, 1]. */
+  stride?: Pair;
+  /** Zero padding on each side; default [0, 0]. */
+  padding?: Pair;
+  /** Default [1, 1]. */
+  dilation?: Pair;
+  /** Input and output channels are split into this many groups; default 1. */
+  groups?: number;
+  /**
+   * How a masked weight runs (see weightProduct): 'auto' (default) picks the sparse kernels by
+   * density. Only used with one group; grouped convolutions always run dense (masked).
+   */
+  execution?: WeightExecution;
+}
+
+/** Options of {@link im2col}. */
+export interface Im2colOptions {
+  kernelSize: Pair;
+  stride?: Pair;
+  padding?: Pair;
+  dilation?: Pair;
+}
+
+/** Everything the im2col / col2im loops need. */
+export interface ConvGeometry {
+  /** Input channels, height, width, batch. */
+  readonly c: number;
+  readonly h: number;
+  readonly w: number;
+  readonly n: number;
+  readonly kh: number;
+  readonly kw: number;
+  readonly sh: number;
+  readonly sw: number;
+  readonly ph: number;
+  readonly pw: number;
+  readonly dh: number;
+  readonly dw: number;
+  /** Output height and width. */
+  readonly oh: number;
+  readonly ow: number;
+}
+
+/**
+ * Normalises a number or [h, w] pair of integers >= `min` (IndexRangeError otherwise; a value
+ * that is neither a number nor a two-element array is a SparsennTypeError).
+ */
+export function toPair(value: unknown, name: string, min: number): [number, number] {
+  if (typeof value === 'number') {
+    checkCount(value, name, min);
+    return [value, value];
+  }
+  if (Array.isArray(value) && value.length === 2) {
+    checkCount(value[0], `${name}[0]`, min);
+    checkCount(value[1], `${name}[1]`, min);
+    return [value[0] as number, value[1] as number];
+  }
+  throw new SparsennTypeError('ERR_TYPE', `${name} must be an integer or a pair [h, w] of integers, got ${describe(value)}`);
+}
+
+function describe(v: unknown): string {
+  if (Array.isArray(v)) return `an array of length ${v.length}`;
+  if (v === null) return 'null';
+  return typeof v === 'object' ? 'an object' : `${typeof v} ${String(v)}`;
+}
+
+/** Output size of a convolution or pooling axis: floor((size + 2p - d(k - 1) - 1) / s) + 1. */
+export function convOutputSize(size: number, kernel: number, stride: number, padding: number, dilation = 1): number {
+  return Math.floor((size + 2 * padding - dilation * (kernel - 1) - 1) / stride) + 1;
+}
+
+/** Checks that `x` is a rank-4 batch-last tensor and returns its dims. */
+export function checkImage(x: unknown, what: string): [number, number, number, number] {
+  if (!(x instanceof Tensor)) throw new SparsennTypeError('ERR_TYPE', `${what}: the input must be a Tensor, got ${describe(x)}`);
+  if (x.rank !== 4) throw new ShapeError('ERR_SHAPE', `${what}: expected an input of rank 4 [C, H, W, batch], got shape [${x.shape.join(', ')}]`);
+  return [x.shape[0]!, x.shape[1]!, x.shape[2]!, x.shape[3]!];
+}
+
+/**
+ * The geometry of a convolution of `x` ([c, h, w, n]) with a kh x kw kernel; ShapeError when
+ * the (padded, dilated) kernel does not fit the input (output size < 1).
+ */
+export function convGeometry(x: Tensor, kernel: [number, number], stride: [number, number], padding: [number, number], dilation: [number, number], what: string): ConvGeometry {
+  const [c, h, w, n] = checkImage(x, what);
+  const [kh, kw] = kernel;
+  const [sh, sw] = stride;
+  const [ph, pw] = padding;
+  const [dh, dw] = dilation;
+  const oh = convOutputSize(h, kh, sh, ph, dh);
+  const ow = convOutputSize(w, kw, sw, pw, dw);
+  if (oh < 1 || ow < 1) {
+    const needH = dh * (kh - 1) + 1 - 2 * ph;
+    const needW = dw * (kw - 1) + 1 - 2 * pw;
+    throw new ShapeError(
+      'ERR_SHAPE',
+      `${what}: the ${kh}x${kw} kernel (dilation [${dh}, ${dw}], padding [${ph}, ${pw}]) needs an input of at least ${needH}x${needW}, got ${h}x${w} (input shape [${x.shape.join(', ')}])`,
+    );
+  }
+  return { c, h, w, n, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow };
+}
+
+/** Runs shorter than this are copied by a loop: below it, subarray() + set() costs more. */
+const SET_MIN = 48;
+
+/** The output columns [lo, hi) whose input column ow * sw + off lies inside [0, w). */
+function validRange(off: number, stride: number, size: number, outSize: number): [number, number] {
+  const lo = off >= 0 ? 0 : Math.ceil(-off / stride);
+  const hi = Math.min(outSize, Math.floor((size - 1 - off) / stride) + 1);
+  return [lo, Math.max(lo, hi)];
+}
+
+/**
+ * Writes the columns of x (batch-last [c, h, w, n]) into `col` ([c * kh * kw, oh * ow * n]),
+ * which must be zero-filled (padding positions are left untouched).
+ */
+export function im2colInto(x: Float32Array, g: ConvGeometry, col: Float32Array): void {
+  const { c, h, w, n, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow } = g;
+  const rowLen = oh * ow * n;
+  const outRun = ow * n;
+  let r = 0;
+  for (let ci = 0; ci < c; ci++)
+    for (let ki = 0; ki < kh; ki++)
+      for (let kj = 0; kj < kw; kj++, r++) {
+        const off = kj * dw - pw;
+        const [lo, hi] = validRange(off, sw, w, ow);
+        if (hi <= lo) continue;
+        const rowBase = r * rowLen;
+        for (let o = 0; o < oh; o++) {
+          const ih = o * sh - ph + ki * dh;
+          if (ih < 0 || ih >= h) continue;
+          const inBase = (ci * h + ih) * w * n;
+          const outBase = rowBase + o * outRun;
+          if (sw === 1) {
+            // Consecutive output columns read consecutive input columns: one run.
+            const s = inBase + (lo + off) * n;
+            const d = outBase + lo * n;
+            const len = (hi - lo) * n;
+            if (len >= SET_MIN) col.set(x.subarray(s, s + len), d);
+            else for (let t = 0; t < len; t++) col[d + t] = x[s + t]!;
+          } else if (n >= SET_MIN) {
+            for (let q = lo; q < hi; q++) {
+              const s = inBase + (q * sw + off) * n;
+              col.set(x.subarray(s, s + n), outBase + q * n);
+            }
+          } else {
+            for (let q = lo; q < hi; q++) {
+              const s = inBase + (q * sw + off) * n;
+              const d = outBase + q * n;
+              for (let b = 0; b < n; b++) col[d + b] = x[s + b]!;
+            }
+          }
+        }
+      }
+}
+
+/** The adjoint of im2colInto: adds every column entry back into its input position in `dx`. */
+export function col2imAdd(col: Float32Array, g: ConvGeometry, dx: Float32Array): void {
+  const { c, h, w, n, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow } = g;
+  const rowLen = oh * ow * n;
+  const outRun = ow * n;
+  let r = 0;
+  for (let ci = 0; ci < c; ci++)
+    for (let ki = 0; ki < kh; ki++)
+      for (let kj = 0; kj < kw; kj++, r++) {
+        const off = kj * dw - pw;
+        const [lo, hi] = validRange(off, sw, w, ow);
+        if (hi <= lo) continue;
+        const rowBase = r * rowLen;
+        for (let o = 0; o < oh; o++) {
+          const ih = o * sh - ph + ki * dh;
+          if (ih < 0 || ih >= h) continue;
+          const inBase = (ci * h + ih) * w * n;
+          const outBase = rowBase + o * outRun;
+          if (sw === 1) {
+            const s = inBase + (lo + off) * n;
+            const d = outBase + lo * n;
+            const len = (hi - lo) * n;
+            for (let t = 0; t < len; t++) dx[s + t]! += col[d + t]!;
+          } else {
+            for (let q = lo; q < hi; q++) {
+              const s = inBase + (q * sw + off) * n;
+              const d = outBase + q * n;
+              for (let b = 0; b < n; b++) dx[s + b]! += col[d + b]!;
+            }
+          }
+        }
+      }
+}
+
+/** Whether col would equal x (1x1 kernel, stride 1, no padding). */
+function isIdentity(g: ConvGeometry): boolean {
+  return g.kh === 1 && g.kw === 1 && g.sh === 1 && g.sw === 1 && g.ph === 0 && g.pw === 0;
+}
+
+/** A tensor with the same data and a new shape; the gradient passes through unchanged. */
+function view(x: Tensor, shape: readonly number[], op: string): Tensor {
+  // The gradient handed to a node is the engine's own buffer (freed right after), so it can
+  // be passed on without a copy.
+  return opResult(x.data, shape, [x], op, (g) => accumulateOwnedGrad(x, g));
+}
+
+function im2colGeometry(x: Tensor, g: ConvGeometry): Tensor {
+  const rows = g.c * g.kh * g.kw;
+  const cols = g.oh * g.ow * g.n;
+  if (isIdentity(g)) return view(x, [rows, cols], 'im2col');
+  const col = new Float32Array(rows * cols);
+  im2colInto(x.data, g, col);
+  return opResult(col, [rows, cols], [x], 'im2col', (grad) => {
+    const dx = new Float32Array(x.size);
+    col2imAdd(grad, g, dx);
+    accumulateOwnedGrad(x, dx);
+  });
+}
+
+/**
+ * The im2col columns of a batch-last image x [C, H, W, n]: a tensor
+ * [C * kh * kw, OH * OW * n] (rows (c, ki, kj), columns (oh, ow, b)), recorded for autograd
+ * (its backward is col2im).
+ */
+export function im2col(x: Tensor, opts: Im2colOptions): Tensor {
+  const kernel = toPair(opts.kernelSize, 'im2col: kernelSize', 1);
+  const stride = toPair(opts.stride ?? 1, 'im2col: stride', 1);
+  const padding = toPair(opts.padding ?? 0, 'im2col: padding', 0);
+  const dilation = toPair(opts.dilation ?? 1, 'im2col: dilation', 1);
+  return im2colGeometry(x, convGeometry(x, kernel, stride, padding, dilation, 'im2col'));
+}
+
+/**
+ * 2-D convolution (PyTorch's cross-correlation) of a batch-last input x [Cin, H, W, n] with a
+ * weight w [Cout, Cin / groups, kh, kw] and an optional bias [Cout]: output
+ * [Cout, OH, OW, n], OH = floor((H + 2 ph - dh (kh - 1) - 1) / sh) + 1 (OW likewise).
+ * Records autograd for x, w and bias; the gradient of a pruned (masked) weight is exactly 0.
+ */
+export function conv2d(x: Tensor, w: Parameter, bias: Parameter | null, opts: Conv2dOpOptions = {}): Tensor {
+  if (!(w instanceof Parameter)) throw new SparsennTypeError('ERR_TYPE', `conv2d: the weight must be a Parameter, got ${describe(w)}`);
+  if (bias !== null && !(bias instanceof Parameter)) throw new SparsennTypeError('ERR_TYPE', `conv2d: the bias must be a Parameter or null, got ${describe(bias)}`);
+  const stride = toPair(opts.stride ?? 1, 'conv2d: stride', 1);
+  const padding = toPair(opts.padding ?? 0, 'conv2d: padding', 0);
+  const dilation = toPair(opts.dilation ?? 1, 'conv2d: dilation', 1);
+  const groups = checkCount(opts.groups ?? 1, 'conv2d: groups', 1);
+  const execution = opts.execution ?? 'auto';
+  if (execution !== 'auto' && execution !== 'dense' && execution !== 'sparse')
+    throw new SparsennTypeError('ERR_TYPE', `conv2d: execution must be 'auto', 'dense' or 'sparse', got ${String(execution)}`);
+  if (w.rank !== 4) throw new ShapeError('ERR_SHAPE', `conv2d: expected a weight of rank 4 [Cout, Cin / groups, kh, kw], got shape [${w.shape.join(', ')}]`);
+  const [cout, cinG, kh, kw] = w.shape as [number, number, number, number];
+  if (cout === 0 || cinG === 0 || kh === 0 || kw === 0)
+    throw new ShapeError('ERR_SHAPE', `conv2d: expected a weight with no zero dimension, got shape [${w.shape.join(', ')}]`);
+  if (cout % groups !== 0) throw new ShapeError('ERR_SHAPE', `conv2d: groups (${groups}) must divide the output channels, got ${cout} (weight [${w.shape.join(', ')}])`);
+  const cin = cinG * groups;
+  const dims = checkImage(x, 'conv2d');
+  if (dims[0] !== cin)
+    throw new ShapeError(
+      'ERR_SHAPE',
+      `conv2d: expected an input [${cin}, H, W, batch] (weight [${w.shape.join(', ')}], groups ${groups}), got shape [${x.shape.join(', ')}]`,
+    );
+  if (bias && (bias.rank !== 1 || bias.size !== cout))
+    throw new ShapeError('ERR_SHAPE', `conv2d: expected a bias of shape [${cout}], got [${bias.shape.join(', ')}]`);
+  const g = convGeometry(x, [kh, kw], stride, padding, dilation, 'conv2d');
+  if (groups === 1) {
+    const col = im2colGeometry(x, g);
+    const y = weightProduct(col, w, bias, execution);
+    return view(y, [cout, g.oh, g.ow, g.n], 'conv2d');
+  }
+  return groupedConv(x, w, bias, g, groups);
+}
+
+/** Adds bias[r] to every entry of row r of y (rows x len). */
+function addBias(y: Float32Array, bias: Float32Array, rows: number, len: number): void {
+  for (let r = 0; r < rows; r++) {
+    const b = bias[r]!;
+    const base = r * len;
+    for (let j = 0; j < len; j++) y[base + j]! += b;
+  }
+}
+
+function rowSums(g: Float32Array, rows: number, len: number): Float32Array {
+  const out = new Float32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    let s = 0;
+    const base = r * len;
+    for (let j = 0; j < len; j++) s += g[base + j]!;
+    out[r] = s;
+  }
+  return out;
+}
+
+/** One dense GEMM per group on the group's weight rows and column rows, all in one op. */
+function groupedConv(x: Tensor, w: Parameter, bias: Parameter | null, g: ConvGeometry, groups: number): Tensor {
+  const cout = w.shape[0]!;
+  const coutG = cout / groups;
+  const k = (g.c / groups) * g.kh * g.kw; // rows of col per group = columns of W
+  const len = g.oh * g.ow * g.n;
+  const identity = isIdentity(g);
+  let col: Float32Array;
+  if (identity) col = x.data;
+  else {
+    col = new Float32Array(g.c * g.kh * g.kw * len);
+    im2colInto(x.data, g, col);
+  }
+  const y = new Float32Array(cout * len);
+  const wd = w.data;
+  if (len > 0)
+    for (let gi = 0; gi < groups; gi++)
+      native.gemm(
+        coutG,
+        k,
+        len,
+        wd.subarray(gi * coutG * k, (gi + 1) * coutG * k),
+        false,
+        col.subarray(gi * k * len, (gi + 1) * k * len),
+        false,
+        y.subarray(gi * coutG * len, (gi + 1) * coutG * len),
+      );
+  if (bias) addBias(y, bias.data, cout, len);
+  const inputs = bias ? [x, w, bias] : [x, w];
+  return opResult(y, [cout, g.oh, g.ow, g.n], inputs, 'conv2d(grouped)', (grad) => {
+    if (x.requiresGrad) {
+      const dcol = new Float32Array(groups * k * len);
+      if (len > 0)
+        for (let gi = 0; gi < groups; gi++)
+          native.gemm(
+            k,
+            coutG,
+            len,
+            wd.subarray(gi * coutG * k, (gi + 1) * coutG * k),
+            true,
+            grad.subarray(gi * coutG * len, (gi + 1) * coutG * len),
+            false,
+            dcol.subarray(gi * k * len, (gi + 1) * k * len),
+          );
+      if (identity) accumulateOwnedGrad(x, dcol);
+      else {
+        const dx = new Float32Array(x.size);
+        col2imAdd(dcol, g, dx);
+        accumulateOwnedGrad(x, dx);
+      }
+    }
+    if (w.requiresGrad) {
+      const dw = new Float32Array(w.size);
+      if (len > 0)
+        for (let gi = 0; gi < groups; gi++)
+          native.gemm(
+            coutG,
+            len,
+            k,
+            grad.subarray(gi * coutG * len, (gi + 1) * coutG * len),
+            false,
+            col.subarray(gi * k * len, (gi + 1) * k * len),
+            true,
+            dw.subarray(gi * coutG * k, (gi + 1) * coutG * k),
+          );
+      const mask = w.mask;
+      if (mask) for (let i = 0; i < dw.length; i++) if (mask[i] === 0) dw[i] = 0;
+      accumulateOwnedGrad(w, dw);
+    }
+    if (bias?.requiresGrad) accumulateOwnedGrad(bias, rowSums(grad, cout, len));
+  });
+}

@@ -1,0 +1,120 @@
+/**
+ * Trainable parameters and their masks.
+ *
+ * A mask is the single source of truth for which weights exist: a masked weight is zero in
+ * the forward pass, its gradient is zero, and optimizers neither update it nor keep state for
+ * it. Pruning edits masks through {@link Parameter.setMask}; nothing else changes them.
+ */
+import { ShapeError, SparsennTypeError } from '../errors.js';
+import { Tensor } from './tensor.js';
+
+/** The kept entries of a mask in the forms the sparse kernels and optimizers use. */
+export interface MaskPattern {
+  /** Flat indices of the kept weights, increasing. */
+  readonly active: Int32Array;
+  /** CSR row pointers and column indices of the kept weights, seen as rows x cols. */
+  readonly rows: number;
+  readonly cols: number;
+  readonly rowPtr: Int32Array;
+  readonly colIdx: Int32Array;
+}
+
+export class Parameter extends Tensor {
+  private maskArray: Uint8Array | null = null;
+  private pattern: MaskPattern | null = null;
+  /** Bumped whenever the mask changes (caches keyed on it go stale). */
+  maskVersion = 0;
+  private spareGrad: Float32Array | null = null;
+
+  constructor(data: Float32Array, shape: readonly number[]) {
+    super(data, shape, true);
+  }
+
+  /** The mask (1 = kept, 0 = pruned), or null when every weight is kept. Read-only: edit it with setMask(). */
+  get mask(): Readonly<Uint8Array> | null {
+    return this.maskArray;
+  }
+
+  /**
+   * Sets the mask (1 = keep, 0 = prune; null removes it) and zeroes the pruned weights, their
+   * gradients, and nothing else: optimizer state of pruned weights is cleared by the optimizer
+   * when it next sees the new mask version.
+   */
+  setMask(mask: Uint8Array | null): void {
+    if (mask !== null) {
+      if (!(mask instanceof Uint8Array)) throw new SparsennTypeError('ERR_TYPE', 'a mask must be a Uint8Array of 0/1 or null');
+      if (mask.length !== this.size)
+        throw new ShapeError('ERR_SHAPE', `mask has ${mask.length} entries, the parameter [${this.shape.join(', ')}] has ${this.size}`);
+      for (let i = 0; i < mask.length; i++)
+        if (mask[i]! > 1) throw new SparsennTypeError('ERR_TYPE', `mask entries must be 0 or 1, found ${mask[i]} at ${i}`);
+      this.maskArray = mask.slice();
+    } else {
+      this.maskArray = null;
+    }
+    this.pattern = null;
+    this.maskVersion++;
+    this.applyMask();
+  }
+
+  /**
+   * Drops the gradient (grad = null). Its buffer is kept for reuse by the next backward pass
+   * that fills a gradient entry by entry (the sparse kernels), so do not hold on to p.grad
+   * across zeroGrad() if you need its values later: copy them.
+   */
+  zeroGrad(): void {
+    if (this.grad && this.grad.length === this.size) this.spareGrad = this.grad;
+    this.grad = null;
+  }
+
+  /** A zeroed gradient buffer: the spare one from the last zeroGrad(), or a new one. */
+  takeZeroedGrad(): Float32Array {
+    const spare = this.spareGrad;
+    this.spareGrad = null;
+    return spare ? spare.fill(0) : new Float32Array(this.size);
+  }
+
+  /** Fraction of weights kept (1 without a mask). */
+  density(): number {
+    if (!this.maskArray) return 1;
+    return this.size === 0 ? 1 : this.maskPattern().active.length / this.size;
+  }
+
+  /** Zeroes pruned weights (and their gradients): restores the invariant after outside edits. */
+  applyMask(): void {
+    const m = this.maskArray;
+    if (!m) return;
+    const w = this.data;
+    const g = this.grad;
+    for (let i = 0; i < m.length; i++)
+      if (m[i] === 0) {
+        w[i] = 0;
+        if (g) g[i] = 0;
+      }
+  }
+
+  /** The mask's kept entries, with the parameter seen as shape[0] x (everything else). */
+  maskPattern(): MaskPattern {
+    if (this.pattern) return this.pattern;
+    const rows = this.shape.length === 0 ? 1 : this.shape[0]!;
+    const cols = rows === 0 ? 0 : this.size / rows;
+    const m = this.maskArray;
+    let count = 0;
+    if (m) for (let i = 0; i < m.length; i++) count += m[i]!;
+    else count = this.size;
+    const active = new Int32Array(count);
+    const rowPtr = new Int32Array(rows + 1);
+    const colIdx = new Int32Array(count);
+    let k = 0;
+    for (let r = 0; r < rows; r++) {
+      const base = r * cols;
+      for (let c = 0; c < cols; c++)
+        if (!m || m[base + c] === 1) {
+          active[k] = base + c;
+          colIdx[k++] = c;
+        }
+      rowPtr[r + 1] = k;
+    }
+    this.pattern = { active, rows, cols, rowPtr, colIdx };
+    return this.pattern;
+  }
+}
