@@ -83,11 +83,17 @@ export interface NativeAddon {
   gemm(m: number, k: number, n: number, a: Float32Array, transA: boolean, x: Float32Array, transX: boolean, out?: Float32Array): Float32Array;
   /** The cols x rows transpose of src (rows x cols, row-major). */
   transpose(rows: number, cols: number, src: Float32Array, out?: Float32Array): Float32Array;
+  /** out = max(x, 0), NaN kept. */
+  reluForward(x: Float32Array, out: Float32Array): void;
+  /** out = x > 0 ? grad : 0 (all one length). */
+  reluBackward(x: Float32Array, grad: Float32Array, out: Float32Array): void;
+  /** out (rowLength x indices.length) = the rows `indices` of src, transposed (batch-last). */
+  gatherTranspose(src: Float32Array, rowLength: number, indices: Int32Array, out: Float32Array): void;
   gemmAsync(m: number, k: number, n: number, a: Float32Array, transA: boolean, x: Float32Array, transX: boolean, out?: Float32Array): Promise<Float32Array>;
-  /** SGD update of w at `indices` (all entries when null); see lib/nn/optim/sgd.ts. */
-  sgdUpdate(w: Float32Array, grad: Float32Array, buf: Float32Array, indices: Int32Array | null, lr: number, momentum: number, dampening: number, weightDecay: number, nesterov: boolean, firstStep: boolean): void;
+  /** SGD update of w at `indices` (all entries when null); grad indexed like w, or one per index when gradCompact. */
+  sgdUpdate(w: Float32Array, grad: Float32Array, gradCompact: boolean, buf: Float32Array, indices: Int32Array | null, lr: number, momentum: number, dampening: number, weightDecay: number, nesterov: boolean, firstStep: boolean): void;
   /** Adam/AdamW update of w at `indices` (all entries when null); see lib/nn/optim/adam.ts. */
-  adamUpdate(w: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, indices: Int32Array | null, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, decoupled: boolean, stepSize: number, sqrtC2: number): void;
+  adamUpdate(w: Float32Array, grad: Float32Array, gradCompact: boolean, m: Float32Array, v: Float32Array, indices: Int32Array | null, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, decoupled: boolean, stepSize: number, sqrtC2: number): void;
   setErrorFactory(factory: (code: string, message: string) => Error): void;
   setThreads(n: number): void;
   getThreads(): number;

@@ -25,6 +25,13 @@ export class Parameter extends Tensor {
   /** Bumped whenever the mask changes (caches keyed on it go stale). */
   maskVersion = 0;
   private spareGrad: Float32Array | null = null;
+  /**
+   * The gradient of a sparse-executed weight at its kept entries only (in maskPattern() order),
+   * for the mask version `compactVersion`: what the SDDMM produces. Optimizers use it as is;
+   * reading `grad` expands it into the dense array.
+   */
+  private compact: Float32Array | null = null;
+  private compactVersion = -1;
 
   constructor(data: Float32Array, shape: readonly number[]) {
     super(data, shape, true);
@@ -56,14 +63,75 @@ export class Parameter extends Tensor {
     this.applyMask();
   }
 
+  /** The dense gradient (pruned entries exactly zero), expanding a compact one first. */
+  override get grad(): Float32Array | null {
+    if (this.compact) this.expandCompact();
+    return super.grad;
+  }
+
+  override set grad(g: Float32Array | null) {
+    this.compact = null;
+    super.grad = g;
+  }
+
+  /** Whether a gradient is held (dense or compact), without expanding it. */
+  hasGrad(): boolean {
+    return this.compact !== null || super.grad !== null;
+  }
+
+  /**
+   * Adds `part` (one value per kept entry, maskPattern() order) to the gradient: kept compact
+   * while the gradient is only ever sparse, scattered into the dense one otherwise.
+   */
+  accumulateKeptGrad(part: Float32Array, takeOwnership = false): void {
+    const active = this.maskPattern().active;
+    if (part.length !== active.length) throw new ShapeError('ERR_SHAPE', `kept-entry gradient has ${part.length} values, the mask keeps ${active.length}`);
+    if (super.grad === null && this.compact === null) {
+      this.compact = takeOwnership ? part : part.slice();
+      this.compactVersion = this.maskVersion;
+      return;
+    }
+    if (this.compact && this.compactVersion === this.maskVersion) {
+      const c = this.compact;
+      for (let i = 0; i < c.length; i++) c[i]! += part[i]!;
+      return;
+    }
+    const g = this.grad!; // expands any compact gradient
+    for (let i = 0; i < active.length; i++) g[active[i]!]! += part[i]!;
+  }
+
+  /**
+   * The gradient for an update over `indices` (maskPattern().active, or null for all entries):
+   * the compact array when it lines up with them, else the dense one. Null without a gradient.
+   */
+  gradFor(indices: Int32Array | null): { values: Float32Array; compact: boolean } | null {
+    if (this.compact && indices !== null && this.compactVersion === this.maskVersion && indices === this.maskPattern().active)
+      return { values: this.compact, compact: true };
+    const g = this.grad;
+    return g ? { values: g, compact: false } : null;
+  }
+
+  private expandCompact(): void {
+    const c = this.compact!;
+    this.compact = null;
+    const dense = this.takeZeroedGrad();
+    // a compact gradient of an older mask is scattered by that mask's pattern (pruned entries
+    // are zeroed again by applyMask below)
+    const active = this.compactVersion === this.maskVersion ? this.maskPattern().active : null;
+    if (active && active.length === c.length) for (let i = 0; i < c.length; i++) dense[active[i]!] = c[i]!;
+    super.grad = dense;
+  }
+
   /**
    * Drops the gradient (grad = null). Its buffer is kept for reuse by the next backward pass
    * that fills a gradient entry by entry (the sparse kernels), so do not hold on to p.grad
    * across zeroGrad() if you need its values later: copy them.
    */
   zeroGrad(): void {
-    if (this.grad && this.grad.length === this.size) this.spareGrad = this.grad;
-    this.grad = null;
+    const g = super.grad;
+    if (g && g.length === this.size) this.spareGrad = g;
+    this.compact = null;
+    super.grad = null;
   }
 
   /** A zeroed gradient buffer: the spare one from the last zeroGrad(), or a new one. */
@@ -84,7 +152,8 @@ export class Parameter extends Tensor {
     const m = this.maskArray;
     if (!m) return;
     const w = this.data;
-    const g = this.grad;
+    if (this.compact && this.compactVersion !== this.maskVersion) this.compact = null; // its pattern is gone
+    const g = super.grad;
     for (let i = 0; i < m.length; i++)
       if (m[i] === 0) {
         w[i] = 0;

@@ -56,8 +56,7 @@ export function shapeSize(shape: readonly number[], what = 'shape'): number {
 export class Tensor {
   readonly shape: readonly number[];
   data: Float32Array;
-  /** d(loss)/d(this), filled by backward() for tensors that need gradients. */
-  grad: Float32Array | null = null;
+  private gradArray: Float32Array | null = null;
   requiresGrad: boolean;
   /** The op that produced this tensor, when it was recorded; null for leaves. */
   node: GradNode | null = null;
@@ -70,6 +69,15 @@ export class Tensor {
     this.data = data;
     this.shape = Object.freeze([...shape]);
     this.requiresGrad = requiresGrad;
+  }
+
+  /** d(loss)/d(this), filled by backward() for tensors that need gradients. */
+  get grad(): Float32Array | null {
+    return this.gradArray;
+  }
+
+  set grad(g: Float32Array | null) {
+    this.gradArray = g;
   }
 
   static zeros(shape: readonly number[], requiresGrad = false): Tensor {

@@ -5,11 +5,11 @@
 namespace sparsenn {
 namespace {
 
-template <bool kIndexed>
+template <bool kIndexed, bool kCompact>
 void sgd_loop(float* w, const float* g, float* buf, const int32_t* idx, int64_t count, const SgdParams& p) {
   for (int64_t k = 0; k < count; ++k) {
     const int64_t i = kIndexed ? idx[k] : k;
-    float gi = g[i] + p.weight_decay * w[i];
+    float gi = g[kCompact ? k : i] + p.weight_decay * w[i];
     if (p.momentum != 0.f) {
       const float b = p.first_step ? gi : p.momentum * buf[k] + (1.f - p.dampening) * gi;
       buf[k] = b;
@@ -19,14 +19,14 @@ void sgd_loop(float* w, const float* g, float* buf, const int32_t* idx, int64_t 
   }
 }
 
-template <bool kIndexed>
+template <bool kIndexed, bool kCompact>
 void adam_loop(float* w, const float* g, float* m, float* v, const int32_t* idx, int64_t count, const AdamParams& p) {
   const float decay = p.decoupled ? 1.f - p.lr * p.weight_decay : 1.f;
   const float l2 = p.decoupled ? 0.f : p.weight_decay;
   const float inv_c2 = 1.f / p.sqrt_c2;
   for (int64_t k = 0; k < count; ++k) {
     const int64_t i = kIndexed ? idx[k] : k;
-    const float gi = g[i] + l2 * w[i];
+    const float gi = g[kCompact ? k : i] + l2 * w[i];
     const float mi = p.beta1 * m[k] + p.one_minus_beta1 * gi;
     const float vi = p.beta2 * v[k] + p.one_minus_beta2 * gi * gi;
     m[k] = mi;
@@ -37,14 +37,16 @@ void adam_loop(float* w, const float* g, float* m, float* v, const int32_t* idx,
 
 }  // namespace
 
-void sgd_update(float* w, const float* g, float* buf, const int32_t* idx, int64_t count, const SgdParams& p) {
-  if (idx) sgd_loop<true>(w, g, buf, idx, count, p);
-  else sgd_loop<false>(w, g, buf, idx, count, p);
+void sgd_update(float* w, const float* g, bool g_compact, float* buf, const int32_t* idx, int64_t count, const SgdParams& p) {
+  if (!idx) sgd_loop<false, false>(w, g, buf, idx, count, p);
+  else if (g_compact) sgd_loop<true, true>(w, g, buf, idx, count, p);
+  else sgd_loop<true, false>(w, g, buf, idx, count, p);
 }
 
-void adam_update(float* w, const float* g, float* m, float* v, const int32_t* idx, int64_t count, const AdamParams& p) {
-  if (idx) adam_loop<true>(w, g, m, v, idx, count, p);
-  else adam_loop<false>(w, g, m, v, idx, count, p);
+void adam_update(float* w, const float* g, bool g_compact, float* m, float* v, const int32_t* idx, int64_t count, const AdamParams& p) {
+  if (!idx) adam_loop<false, false>(w, g, m, v, idx, count, p);
+  else if (g_compact) adam_loop<true, true>(w, g, m, v, idx, count, p);
+  else adam_loop<true, false>(w, g, m, v, idx, count, p);
 }
 
 }  // namespace sparsenn

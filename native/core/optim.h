@@ -22,7 +22,8 @@ struct AdamParams {
 // `idx` (length count) selects entries of w and g; null means entries 0 .. count-1. The state
 // arrays (buf, m, v) are compact: entry k belongs to w[idx[k]], so a sparse parameter's state
 // costs nnz floats and its update touches them in order. Indices are the caller's to check.
-void sgd_update(float* w, const float* g, float* buf, const int32_t* idx, int64_t count, const SgdParams& p);
-void adam_update(float* w, const float* g, float* m, float* v, const int32_t* idx, int64_t count, const AdamParams& p);
+// `g_compact`: g holds one value per updated entry (g[k]) instead of being indexed like w.
+void sgd_update(float* w, const float* g, bool g_compact, float* buf, const int32_t* idx, int64_t count, const SgdParams& p);
+void adam_update(float* w, const float* g, bool g_compact, float* m, float* v, const int32_t* idx, int64_t count, const AdamParams& p);
 
 }  // namespace sparsenn

@@ -110,12 +110,19 @@ describe.skipIf(!supported)(`training products on ${ISA}`, () => {
     native.csrSetValues(h, Float32Array.from([2, 2]));
   });
 
+  it('compact gradients: one value per updated index', () => {
+    const w = Float32Array.from([1, 2, 3, 4]);
+    native.sgdUpdate(w, Float32Array.from([10, 20]), true, new Float32Array(2), Int32Array.from([1, 3]), 0.5, 0, 0, 0, false, true);
+    expect([...w]).toEqual([1, 2 - 5, 3, 4 - 10]);
+    expectThrows(() => native.sgdUpdate(w, new Float32Array(4), true, new Float32Array(2), Int32Array.from([1, 3]), 0.5, 0, 0, 0, false, true), ShapeError, 'ERR_SHAPE', 'compact length');
+  });
+
   it('optimizer loops reject indices out of range and wrong state lengths', () => {
     const w = new Float32Array(4);
     const g = new Float32Array(4);
-    expectThrows(() => native.adamUpdate(w, g, new Float32Array(2), new Float32Array(2), Int32Array.from([0, 4]), 1, 0.9, 0.99, 1e-8, 0, false, 1, 1), IndexRangeError, 'ERR_RANGE', 'index 4');
-    expectThrows(() => native.adamUpdate(w, g, new Float32Array(3), new Float32Array(2), Int32Array.from([0, 1]), 1, 0.9, 0.99, 1e-8, 0, false, 1, 1), ShapeError, 'ERR_SHAPE', 'state length');
-    expectThrows(() => native.sgdUpdate(w, g.subarray(1), new Float32Array(4), null, 1, 0, 0, 0, false, true), ShapeError, 'ERR_SHAPE', 'grad length');
-    expectThrows(() => native.sgdUpdate(w, g, new Float32Array(4), null, NaN, 0, 0, 0, false, true), IndexRangeError, 'ERR_RANGE', 'NaN lr');
+    expectThrows(() => native.adamUpdate(w, g, false, new Float32Array(2), new Float32Array(2), Int32Array.from([0, 4]), 1, 0.9, 0.99, 1e-8, 0, false, 1, 1), IndexRangeError, 'ERR_RANGE', 'index 4');
+    expectThrows(() => native.adamUpdate(w, g, false, new Float32Array(3), new Float32Array(2), Int32Array.from([0, 1]), 1, 0.9, 0.99, 1e-8, 0, false, 1, 1), ShapeError, 'ERR_SHAPE', 'state length');
+    expectThrows(() => native.sgdUpdate(w, g.subarray(1), false, new Float32Array(4), null, 1, 0, 0, 0, false, true), ShapeError, 'ERR_SHAPE', 'grad length');
+    expectThrows(() => native.sgdUpdate(w, g, false, new Float32Array(4), null, NaN, 0, 0, 0, false, true), IndexRangeError, 'ERR_RANGE', 'NaN lr');
   });
 });

@@ -8,6 +8,7 @@
  * {@link DataLoader.order}), so a run can be resumed at any epoch.
  */
 import { IndexRangeError, SparsennTypeError } from '../../errors.js';
+import { float32Uninit } from '../../alloc.js';
 import { native } from '../../native.js';
 import { Random } from '../random.js';
 import { sampleSize, validateDataset, type Dataset } from './dataset.js';
@@ -146,14 +147,10 @@ export class DataLoader implements Iterable<Batch> {
     const f = this.#features;
     const images = this.dataset.images;
     const labels = this.dataset.labels;
-    const x = new Float32Array(f * size);
+    const x = float32Uninit(f * size);
     const y = new Int32Array(size);
     for (let b = 0; b < size; b++) y[b] = labels[indices[b]];
-    // Copy the samples' rows (contiguous runs: memcpy speed), then one native blocked
-    // transpose into the batch-last layout.
-    const staged = new Float32Array(f * size);
-    for (let b = 0; b < size; b++) staged.set(images.subarray(indices[b] * f, indices[b] * f + f), b * f);
-    native.transpose(size, f, staged, x);
+    native.gatherTranspose(images, f, indices, x); // rows to batch-last in one blocked pass
     return { x, shape: [...this.dataset.sampleShape, size], y, size, indices };
   }
 }

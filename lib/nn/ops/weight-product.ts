@@ -8,6 +8,7 @@
  * float rounding, and in both the gradient of a pruned weight is exactly zero.
  */
 import { IndexRangeError, ShapeError } from '../../errors.js';
+import { float32Uninit } from '../../alloc.js';
 import { native, type NativeMatrix } from '../../native.js';
 import type { Parameter } from '../parameter.js';
 import { accumulateOwnedGrad, opResult, type Tensor } from '../tensor.js';
@@ -59,12 +60,6 @@ function rowSums(g: Float32Array, rows: number, n: number): Float32Array {
   return out;
 }
 
-/** Adds `part` into p.grad at the kept positions `active` (the rest stays exactly zero). */
-function accumulateSparseGrad(p: Parameter, active: Int32Array, part: Float32Array): void {
-  if (p.grad === null) p.grad = p.takeZeroedGrad();
-  const g = p.grad;
-  for (let i = 0; i < active.length; i++) g[active[i]!]! += part[i]!;
-}
 
 /**
  * Y = W X + b for W (rows x cols) and X (cols x n); `x` may be any tensor whose size is
@@ -83,15 +78,15 @@ export function weightProduct(x: Tensor, w: Parameter, bias: Parameter | null, m
 function denseProduct(x: Tensor, w: Parameter, bias: Parameter | null, rows: number, cols: number, n: number): Tensor {
   // The pruned weights are already zero (Parameter keeps that invariant), so the dense
   // product of W is the masked product.
-  const y = native.gemm(rows, cols, n, w.data, false, x.data, false);
+  const y = native.gemm(rows, cols, n, w.data, false, x.data, false, float32Uninit(rows * n));
   if (bias) addBias(y, bias.data, rows, n);
   const inputs = bias ? [x, w, bias] : [x, w];
   // dX needs the weights of this forward pass, even if they are updated before backward().
   const wAtForward = x.requiresGrad && w.requiresGrad ? w.data.slice() : w.data;
   return opResult(y, [rows, n], inputs, 'linear', (g) => {
-    if (x.requiresGrad) accumulateOwnedGrad(x, native.gemm(cols, rows, n, wAtForward, true, g, false));
+    if (x.requiresGrad) accumulateOwnedGrad(x, native.gemm(cols, rows, n, wAtForward, true, g, false, float32Uninit(cols * n)));
     if (w.requiresGrad) {
-      const dw = native.gemm(rows, n, cols, g, false, x.data, true);
+      const dw = native.gemm(rows, n, cols, g, false, x.data, true, float32Uninit(rows * cols));
       const mask = w.mask;
       if (mask) for (let i = 0; i < dw.length; i++) if (mask[i] === 0) dw[i] = 0;
       accumulateOwnedGrad(w, dw);
@@ -136,7 +131,7 @@ function sparseProduct(x: Tensor, w: Parameter, bias: Parameter | null, rows: nu
   const cache = sparseHandle(w, rows, cols, values);
   const stamp = cache.stamp;
   const maskVersion = w.maskVersion;
-  const y = native.matmul(cache.handle, x.data, n, bias ? bias.data : null, false);
+  const y = native.matmul(cache.handle, x.data, n, bias ? bias.data : null, false, float32Uninit(rows * n));
   const inputs = bias ? [x, w, bias] : [x, w];
   return opResult(y, [rows, n], inputs, 'linear(sparse)', (g) => {
     if (w.maskVersion !== maskVersion) throw new ShapeError('ERR_SHAPE', 'the mask of a sparse weight changed between its forward and backward pass; change masks between steps');
@@ -144,8 +139,8 @@ function sparseProduct(x: Tensor, w: Parameter, bias: Parameter | null, rows: nu
       native.csrSetValues(cache.handle, values);
       cache.stamp++;
     }
-    if (x.requiresGrad) accumulateOwnedGrad(x, native.matmulTransposed(cache.handle, g, n));
-    if (w.requiresGrad) accumulateSparseGrad(w, pattern.active, native.sddmm(cache.handle, g, x.data, n));
+    if (x.requiresGrad) accumulateOwnedGrad(x, native.matmulTransposed(cache.handle, g, n, float32Uninit(cols * n)));
+    if (w.requiresGrad) w.accumulateKeptGrad(native.sddmm(cache.handle, g, x.data, n), true);
     if (bias?.requiresGrad) accumulateOwnedGrad(bias, rowSums(g, rows, n));
   });
 }

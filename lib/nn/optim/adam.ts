@@ -36,10 +36,10 @@ export class Adam extends Optimizer {
     return 0;
   }
 
-  protected update(p: Parameter, grad: Float32Array, st: ParamState, indices: Int32Array | null): void {
+  protected update(p: Parameter, grad: Float32Array, compact: boolean, st: ParamState, indices: Int32Array | null): void {
     const c1 = 1 - this.beta1 ** st.step;
     const sqrtC2 = Math.sqrt(1 - this.beta2 ** st.step);
-    native.adamUpdate(p.data, grad, st.buffers[0]!, st.buffers[1]!, indices, this.lr, this.beta1, this.beta2, this.eps, this.weightDecay, this.decoupled, this.lr / c1, sqrtC2);
+    native.adamUpdate(p.data, grad, compact, st.buffers[0]!, st.buffers[1]!, indices, this.lr, this.beta1, this.beta2, this.eps, this.weightDecay, this.decoupled, this.lr / c1, sqrtC2);
   }
 }
 

@@ -8,7 +8,7 @@ import type { Parameter } from '../parameter.js';
  */
 export function clipGradNorm(params: Iterable<Parameter>, maxNorm: number): number {
   if (!(maxNorm > 0)) throw new IndexRangeError('ERR_RANGE', `maxNorm must be > 0, got ${maxNorm}`);
-  const list = [...params].filter((p) => p.grad);
+  const list = [...params].filter((p) => p.hasGrad());
   let sq = 0;
   for (const p of list) {
     const g = p.grad!;
@@ -28,8 +28,8 @@ export function clipGradNorm(params: Iterable<Parameter>, maxNorm: number): numb
 export function clipGradValue(params: Iterable<Parameter>, value: number): void {
   if (!(value > 0)) throw new IndexRangeError('ERR_RANGE', `the clip value must be > 0, got ${value}`);
   for (const p of params) {
-    const g = p.grad;
-    if (!g) continue;
+    if (!p.hasGrad()) continue;
+    const g = p.grad!;
     for (let i = 0; i < g.length; i++) g[i] = Math.min(value, Math.max(-value, g[i]!));
   }
 }

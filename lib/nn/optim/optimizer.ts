@@ -37,17 +37,21 @@ export abstract class Optimizer {
   /** Number of state arrays per parameter. */
   protected abstract readonly stateBuffers: number;
 
-  /** Updates p.data at `indices` (null = every entry) from p.grad. */
-  protected abstract update(p: Parameter, grad: Float32Array, state: ParamState, indices: Int32Array | null): void;
+  /**
+   * Updates p.data at `indices` (null = every entry) from `grad`: dense (indexed like p.data)
+   * or, when `compact`, one value per index.
+   */
+  protected abstract update(p: Parameter, grad: Float32Array, compact: boolean, state: ParamState, indices: Int32Array | null): void;
 
   /** One update of every parameter that has a gradient. */
   step(): void {
     for (const p of this.params) {
-      if (!p.grad) continue;
+      if (!p.hasGrad()) continue;
       const st = this.stateOf(p);
+      const g = p.gradFor(st.indices)!;
       st.step++;
       try {
-        this.update(p, p.grad, st, st.indices);
+        this.update(p, g.values, g.compact, st, st.indices);
       } catch (e) {
         st.step--; // a rejected step did not happen
         throw e;

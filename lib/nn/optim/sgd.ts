@@ -30,7 +30,7 @@ export class SGD extends Optimizer {
       throw new SparsennTypeError('ERR_TYPE', 'Nesterov momentum needs momentum > 0 and dampening 0');
   }
 
-  protected update(p: Parameter, grad: Float32Array, st: ParamState, indices: Int32Array | null): void {
-    native.sgdUpdate(p.data, grad, st.buffers[0]!, indices, this.lr, this.momentum, this.dampening, this.weightDecay, this.nesterov, st.step === 1);
+  protected update(p: Parameter, grad: Float32Array, compact: boolean, st: ParamState, indices: Int32Array | null): void {
+    native.sgdUpdate(p.data, grad, compact, st.buffers[0]!, indices, this.lr, this.momentum, this.dampening, this.weightDecay, this.nesterov, st.step === 1);
   }
 }
