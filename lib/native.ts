@@ -79,8 +79,8 @@ export interface NativeAddon {
   matmulTransposedAsync(a: NativeMatrix, x: Float32Array, n: number, out?: Float32Array): Promise<Float32Array>;
   sddmm(pattern: NativeMatrix, a: Float32Array, b: Float32Array, n: number, out?: Float32Array): Float32Array;
   sddmmAsync(pattern: NativeMatrix, a: Float32Array, b: Float32Array, n: number, out?: Float32Array): Promise<Float32Array>;
-  /** Y (m x n) = op(A) op(X); A stored m x k (k x m when transA), X stored k x n (n x k when transX). */
-  gemm(m: number, k: number, n: number, a: Float32Array, transA: boolean, x: Float32Array, transX: boolean, out?: Float32Array): Float32Array;
+  /** Y (m x n) = op(A) op(X) (+ bias per row); A stored m x k (k x m when transA), X stored k x n (n x k when transX). */
+  gemm(m: number, k: number, n: number, a: Float32Array, transA: boolean, x: Float32Array, transX: boolean, out?: Float32Array, bias?: Float32Array | null): Float32Array;
   /** The cols x rows transpose of src (rows x cols, row-major). */
   transpose(rows: number, cols: number, src: Float32Array, out?: Float32Array): Float32Array;
   /** out = max(x, 0), NaN kept. */
@@ -89,6 +89,14 @@ export interface NativeAddon {
   reluBackward(x: Float32Array, grad: Float32Array, out: Float32Array): void;
   /** out (rowLength x indices.length) = the rows `indices` of src, transposed (batch-last). */
   gatherTranspose(src: Float32Array, rowLength: number, indices: Int32Array, out: Float32Array): void;
+  /** col = im2col(x) for geometry [c, h, w, n, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow] (batch-last x). */
+  im2col(x: Float32Array, geometry: Int32Array, col: Float32Array): void;
+  /** dx += col2im(col), the adjoint of im2col. */
+  col2imAdd(col: Float32Array, geometry: Int32Array, dx: Float32Array): void;
+  /** Max pooling, geometry [c, h, w, n, kh, kw, sh, sw, ph, pw, oh, ow]; arg gets each maximum's input index. */
+  maxPoolForward(x: Float32Array, geometry: Int32Array, out: Float32Array, arg: Int32Array): void;
+  /** dx[arg[i]] += grad[i] (arg -1: no input). */
+  maxPoolBackward(grad: Float32Array, arg: Int32Array, dx: Float32Array): void;
   gemmAsync(m: number, k: number, n: number, a: Float32Array, transA: boolean, x: Float32Array, transX: boolean, out?: Float32Array): Promise<Float32Array>;
   /** SGD update of w at `indices` (all entries when null); grad indexed like w, or one per index when gradCompact. */
   sgdUpdate(w: Float32Array, grad: Float32Array, gradCompact: boolean, buf: Float32Array, indices: Int32Array | null, lr: number, momentum: number, dampening: number, weightDecay: number, nesterov: boolean, firstStep: boolean): void;

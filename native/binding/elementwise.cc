@@ -56,4 +56,105 @@ Napi::Value GatherTranspose(const Napi::CallbackInfo& info) {
   });
 }
 
+namespace {
+
+// The geometry array [c, h, w, n, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow] (Int32Array), checked:
+// positive kernel, stride and dilation, non-negative padding, and oh, ow the true output size,
+// so no index can leave x or col.
+ConvGeometry get_geometry(const Napi::CallbackInfo& info, size_t i) {
+  Napi::Env env = info.Env();
+  auto a = get_array<int32_t>(info, i, "geometry");
+  if (a.ElementLength() != 14) throw_error(env, "ERR_SHAPE", "geometry must hold 14 integers [c, h, w, n, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow]");
+  const int32_t* v = a.Data();
+  for (int k = 0; k < 14; ++k)
+    if (v[k] < 0) throw_error(env, "ERR_RANGE", "geometry entries must be >= 0");
+  ConvGeometry g{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12], v[13]};
+  if (g.kh < 1 || g.kw < 1 || g.sh < 1 || g.sw < 1 || g.dh < 1 || g.dw < 1)
+    throw_error(env, "ERR_RANGE", "kernel, stride and dilation must be >= 1");
+  const int64_t oh = (g.h + 2 * g.ph - g.dh * (g.kh - 1) - 1) / g.sh + 1;
+  const int64_t ow = (g.w + 2 * g.pw - g.dw * (g.kw - 1) - 1) / g.sw + 1;
+  if (g.h + 2 * g.ph < g.dh * (g.kh - 1) + 1 || g.w + 2 * g.pw < g.dw * (g.kw - 1) + 1 || oh != g.oh || ow != g.ow)
+    throw_error(env, "ERR_SHAPE", "geometry output size does not match the input, kernel, stride, padding and dilation");
+  return g;
+}
+
+int64_t col_length(Napi::Env env, const ConvGeometry& g) {
+  const double len = static_cast<double>(g.c) * g.kh * g.kw * g.oh * g.ow * g.n;
+  if (len > 2147483647.0) throw_error(env, "ERR_RANGE", "the im2col matrix would have more than 2^31 - 1 elements");
+  return static_cast<int64_t>(len);
+}
+
+}  // namespace
+
+// (x, geometry, col): col = im2col(x).
+Napi::Value Im2col(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    auto x = get_array<float>(info, 0, "x");
+    const ConvGeometry g = get_geometry(info, 1);
+    auto col = get_array<float>(info, 2, "col");
+    check_length(env, x.ElementLength(), g.c * g.h * g.w * g.n, "x (c * h * w * n)");
+    check_length(env, col.ElementLength(), col_length(env, g), "col (c * kh * kw * oh * ow * n)");
+    im2col(x.Data(), g, col.Data());
+    return env.Undefined();
+  });
+}
+
+// (col, geometry, dx): dx += col2im(col).
+Napi::Value Col2imAdd(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    auto col = get_array<float>(info, 0, "col");
+    const ConvGeometry g = get_geometry(info, 1);
+    auto dx = get_array<float>(info, 2, "dx");
+    check_length(env, dx.ElementLength(), g.c * g.h * g.w * g.n, "dx (c * h * w * n)");
+    check_length(env, col.ElementLength(), col_length(env, g), "col (c * kh * kw * oh * ow * n)");
+    col2im_add(col.Data(), g, dx.Data());
+    return env.Undefined();
+  });
+}
+
+// (x, geometry [c, h, w, n, kh, kw, sh, sw, ph, pw, oh, ow], out, arg): max pooling. The windows
+// are clipped to the image, so any output size is safe; the lengths are checked.
+Napi::Value MaxPoolForward(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    auto x = get_array<float>(info, 0, "x");
+    auto a = get_array<int32_t>(info, 1, "geometry");
+    if (a.ElementLength() != 12) throw_error(env, "ERR_SHAPE", "pool geometry must hold 12 integers [c, h, w, n, kh, kw, sh, sw, ph, pw, oh, ow]");
+    const int32_t* v = a.Data();
+    for (int k = 0; k < 12; ++k)
+      if (v[k] < 0) throw_error(env, "ERR_RANGE", "pool geometry entries must be >= 0");
+    const PoolGeometry g{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11]};
+    if (g.sh < 1 || g.sw < 1) throw_error(env, "ERR_RANGE", "pool stride must be >= 1");
+    auto out = get_array<float>(info, 2, "out");
+    auto arg = get_array<int32_t>(info, 3, "arg");
+    const double in_len = static_cast<double>(g.c) * g.h * g.w * g.n, out_len = static_cast<double>(g.c) * g.oh * g.ow * g.n;
+    if (in_len > 2147483647.0 || out_len > 2147483647.0) throw_error(env, "ERR_RANGE", "pooling tensors must have at most 2^31 - 1 elements");
+    check_length(env, x.ElementLength(), static_cast<int64_t>(in_len), "x (c * h * w * n)");
+    check_length(env, out.ElementLength(), static_cast<int64_t>(out_len), "out (c * oh * ow * n)");
+    check_length(env, arg.ElementLength(), static_cast<int64_t>(out_len), "arg (c * oh * ow * n)");
+    max_pool_forward(x.Data(), g, out.Data(), arg.Data());
+    return env.Undefined();
+  });
+}
+
+// (grad, arg, dx): dx[arg[i]] += grad[i]; every arg checked to be -1 or an index of dx.
+Napi::Value MaxPoolBackward(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    auto grad = get_array<float>(info, 0, "grad");
+    auto arg = get_array<int32_t>(info, 1, "arg");
+    auto dx = get_array<float>(info, 2, "dx");
+    const int64_t count = static_cast<int64_t>(arg.ElementLength());
+    check_length(env, grad.ElementLength(), count, "grad (one per argmax)");
+    const int32_t* ap = arg.Data();
+    const int64_t size = static_cast<int64_t>(dx.ElementLength());
+    for (int64_t i = 0; i < count; ++i)
+      if (ap[i] < -1 || ap[i] >= size) throw_error(env, "ERR_RANGE", "arg[" + std::to_string(i) + "] = " + std::to_string(ap[i]) + " is not an index of dx");
+    max_pool_backward(grad.Data(), ap, count, dx.Data());
+    return env.Undefined();
+  });
+}
+
 }  // namespace sparsenn::binding

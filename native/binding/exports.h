@@ -22,6 +22,10 @@ Napi::Value Transpose(const Napi::CallbackInfo& info);
 Napi::Value ReluForward(const Napi::CallbackInfo& info);
 Napi::Value ReluBackward(const Napi::CallbackInfo& info);
 Napi::Value GatherTranspose(const Napi::CallbackInfo& info);
+Napi::Value Im2col(const Napi::CallbackInfo& info);
+Napi::Value Col2imAdd(const Napi::CallbackInfo& info);
+Napi::Value MaxPoolForward(const Napi::CallbackInfo& info);
+Napi::Value MaxPoolBackward(const Napi::CallbackInfo& info);
 Napi::Value SgdUpdate(const Napi::CallbackInfo& info);
 Napi::Value AdamUpdate(const Napi::CallbackInfo& info);
 

@@ -117,7 +117,7 @@ Job parse_sddmm(const Napi::CallbackInfo& info) {
   return job;
 }
 
-// (m, k, n, a: Float32Array, transA: boolean, x: Float32Array, transX: boolean, out?)
+// (m, k, n, a: Float32Array, transA: boolean, x: Float32Array, transX: boolean, out?, bias?)
 // Y (m x n) = op(A) op(X): the training engine's dense products, with no prepared handle.
 Job parse_gemm(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -130,14 +130,18 @@ Job parse_gemm(const Napi::CallbackInfo& info) {
   const bool trans_x = info[6].ToBoolean().Value();
   check_length(env, a.ElementLength(), checked_product(env, m, k, "a"), "a (m * k)");
   check_length(env, x.ElementLength(), checked_product(env, k, n, "x"), "x (k * n)");
-  Napi::Float32Array y = output(info, 7, checked_product(env, m, n, "the result"), {a, x});
+  Napi::Float32Array bias = get_optional_array<float>(info, 8, "bias");
+  if (!bias.IsEmpty()) check_length(env, bias.ElementLength(), m, "bias (m)");
+  Napi::Float32Array y = output(info, 7, checked_product(env, m, n, "the result"), {a, x, bias});
   const float* ap = a.Data();
   const float* xp = x.Data();
+  const float* bp = bias.IsEmpty() ? nullptr : bias.Data();
   float* yp = y.Data();
   Job job;
-  job.run = [=] { dense_product(m, k, n, ap, trans_a, xp, trans_x, yp); };
+  job.run = [=] { dense_product(m, k, n, ap, trans_a, xp, trans_x, yp, bp); };
   job.result = y;
   job.keep = {a, x, y};
+  if (!bias.IsEmpty()) job.keep.push_back(bias);
   return job;
 }
 

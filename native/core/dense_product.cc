@@ -88,21 +88,35 @@ void run_packed_gemm(const float* apack, int64_t m, int64_t k, const float* x, i
 }
 
 void dense_product(int64_t m, int64_t k, int64_t n, const float* a, bool trans_a, const float* x,
-                   bool trans_x, float* y) {
+                   bool trans_x, float* y, const float* bias) {
   if (m == 0 || n == 0) return;
   // Scratch reused across calls on this thread (grow-only): a training step calls this a few
   // times per layer, and fresh buffers of tens of MB would cost page faults every time.
-  thread_local std::vector<float> packed, xt;
+  thread_local std::vector<float> packed, xt, yt;
+  auto grow = [](std::vector<float>& v, int64_t len) {
+    if (v.size() < static_cast<size_t>(len)) v.resize(static_cast<size_t>(len));
+    return v.data();
+  };
   const int mr = kernels().gemm_mr;
-  const size_t need = static_cast<size_t>(packed_panel_floats(m, k, mr));
-  if (packed.size() < need) packed.resize(need);
-  pack_panels(m, k, a, trans_a, mr, packed.data());
-  if (trans_x && n > 1) {  // a single column reads the same either way
-    if (xt.size() < static_cast<size_t>(k * n)) xt.resize(static_cast<size_t>(k * n));
-    transpose(x, n, k, xt.data());
-    x = xt.data();
+  // Y = A X^T with a long shared dimension (a weight gradient dY col^T: k = pixels x batch) would
+  // transpose the big X; Y^T = X A^T packs X as panels instead (a sequential read) and
+  // transposes only A and the small result. Taken when that moves fewer floats.
+  if (trans_x && !trans_a && !bias && n > 1 && m * k + m * n < k * n) {
+    float* at = grow(xt, k * m);
+    transpose(a, m, k, at);
+    pack_panels(n, k, x, false, mr, grow(packed, packed_panel_floats(n, k, mr)));
+    float* ytp = grow(yt, n * m);
+    run_packed_gemm(packed.data(), n, k, at, m, ytp, Epilogue{nullptr, false});
+    transpose(ytp, n, m, y);
+    return;
   }
-  run_packed_gemm(packed.data(), m, k, x, n, y, Epilogue{nullptr, false});
+  pack_panels(m, k, a, trans_a, mr, grow(packed, packed_panel_floats(m, k, mr)));
+  if (trans_x && n > 1) {  // a single column reads the same either way
+    float* t = grow(xt, k * n);
+    transpose(x, n, k, t);
+    x = t;
+  }
+  run_packed_gemm(packed.data(), m, k, x, n, y, Epilogue{bias, false});
 }
 
 }  // namespace sparsenn

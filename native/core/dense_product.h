@@ -24,7 +24,8 @@ void run_packed_gemm(const float* apack, int64_t m, int64_t k, const float* x, i
 
 // Y (m x n) = op(A) op(X), op(A) m x k, op(X) k x n; A stored m x k (or k x m when trans_a), X
 // stored k x n (or n x k when trans_x). Shapes are the caller's to check. Runs on the pool.
+// `bias` (m values, or null) is added to every column of row r.
 void dense_product(int64_t m, int64_t k, int64_t n, const float* a, bool trans_a, const float* x,
-                   bool trans_x, float* y);
+                   bool trans_x, float* y, const float* bias = nullptr);
 
 }  // namespace sparsenn

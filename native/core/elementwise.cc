@@ -1,5 +1,8 @@
 #include "core/elementwise.h"
 
+#include <algorithm>
+#include <limits>
+
 namespace sparsenn {
 
 void relu_forward(const float* x, float* out, int64_t n) {
@@ -24,6 +27,116 @@ void gather_transpose(const float* src, int64_t f, const int32_t* idx, int64_t c
       }
     }
   }
+}
+
+namespace {
+
+// Runs body(r, o, ih, q_lo, q_hi, src_col0) over every (row of col, output row) pair, with the
+// output columns [q_lo, q_hi) whose input column lies inside the image; the caller handles
+// the rest (padding).
+template <class Body>
+void for_each_run(const ConvGeometry& g, Body body) {
+  int64_t r = 0;
+  for (int64_t ci = 0; ci < g.c; ++ci)
+    for (int64_t ki = 0; ki < g.kh; ++ki)
+      for (int64_t kj = 0; kj < g.kw; ++kj, ++r) {
+        const int64_t off = kj * g.dw - g.pw;
+        // q in [lo, hi): 0 <= q * sw + off < w
+        int64_t lo = off >= 0 ? 0 : (-off + g.sw - 1) / g.sw;
+        int64_t hi = off >= g.w ? 0 : (g.w - 1 - off) / g.sw + 1;
+        if (hi > g.ow) hi = g.ow;
+        if (hi < lo) hi = lo;
+        for (int64_t o = 0; o < g.oh; ++o) {
+          const int64_t ih = o * g.sh - g.ph + ki * g.dh;
+          body(r, ci, o, ih, lo, hi, off);
+        }
+      }
+}
+
+}  // namespace
+
+void im2col(const float* x, const ConvGeometry& g, float* col) {
+  const int64_t n = g.n, row_len = g.oh * g.ow * n;
+  for_each_run(g, [&](int64_t r, int64_t ci, int64_t o, int64_t ih, int64_t lo, int64_t hi, int64_t off) {
+    float* out = col + r * row_len + o * g.ow * n;
+    if (ih < 0 || ih >= g.h) {
+      std::fill(out, out + g.ow * n, 0.f);
+      return;
+    }
+    const float* in = x + (ci * g.h + ih) * g.w * n;
+    std::fill(out, out + lo * n, 0.f);
+    if (g.sw == 1) {
+      std::copy(in + (lo + off) * n, in + (hi + off) * n, out + lo * n);
+    } else {
+      for (int64_t q = lo; q < hi; ++q) std::copy(in + (q * g.sw + off) * n, in + (q * g.sw + off + 1) * n, out + q * n);
+    }
+    std::fill(out + hi * n, out + g.ow * n, 0.f);
+  });
+}
+
+void col2im_add(const float* col, const ConvGeometry& g, float* dx) {
+  const int64_t n = g.n, row_len = g.oh * g.ow * n;
+  for_each_run(g, [&](int64_t r, int64_t ci, int64_t o, int64_t ih, int64_t lo, int64_t hi, int64_t off) {
+    if (ih < 0 || ih >= g.h) return;
+    const float* in = col + r * row_len + o * g.ow * n;
+    float* out = dx + (ci * g.h + ih) * g.w * n;
+    if (g.sw == 1) {
+      float* d = out + (lo + off) * n;
+      const float* s = in + lo * n;
+      for (int64_t t = 0, len = (hi - lo) * n; t < len; ++t) d[t] += s[t];
+    } else {
+      for (int64_t q = lo; q < hi; ++q) {
+        float* d = out + (q * g.sw + off) * n;
+        const float* s = in + q * n;
+        for (int64_t b = 0; b < n; ++b) d[b] += s[b];
+      }
+    }
+  });
+}
+
+void max_pool_forward(const float* x, const PoolGeometry& g, float* out, int32_t* arg) {
+  const int64_t n = g.n;
+  for (int64_t ci = 0; ci < g.c; ++ci)
+    for (int64_t o = 0; o < g.oh; ++o) {
+      const int64_t h0 = o * g.sh - g.ph;
+      const int64_t hs = h0 > 0 ? h0 : 0, he = h0 + g.kh < g.h ? h0 + g.kh : g.h;
+      for (int64_t q = 0; q < g.ow; ++q) {
+        const int64_t w0 = q * g.sw - g.pw;
+        const int64_t ws = w0 > 0 ? w0 : 0, we = w0 + g.kw < g.w ? w0 + g.kw : g.w;
+        float* ob = out + ((ci * g.oh + o) * g.ow + q) * n;
+        int32_t* ab = arg + ((ci * g.oh + o) * g.ow + q) * n;
+        bool first = true;
+        for (int64_t ih = hs; ih < he; ++ih)
+          for (int64_t iw = ws; iw < we; ++iw) {
+            const int64_t base = ((ci * g.h + ih) * g.w + iw) * n;
+            const float* xb = x + base;
+            if (first) {
+              for (int64_t b = 0; b < n; ++b) {
+                ob[b] = xb[b];
+                ab[b] = static_cast<int32_t>(base + b);
+              }
+              first = false;
+            } else {
+              for (int64_t b = 0; b < n; ++b) {
+                const float v = xb[b];
+                const bool take = v > ob[b] || v != v;
+                ob[b] = take ? v : ob[b];
+                ab[b] = take ? static_cast<int32_t>(base + b) : ab[b];
+              }
+            }
+          }
+        if (first)
+          for (int64_t b = 0; b < n; ++b) {
+            ob[b] = -std::numeric_limits<float>::infinity();
+            ab[b] = -1;
+          }
+      }
+    }
+}
+
+void max_pool_backward(const float* grad, const int32_t* arg, int64_t count, float* dx) {
+  for (int64_t i = 0; i < count; ++i)
+    if (arg[i] >= 0) dx[arg[i]] += grad[i];
 }
 
 }  // namespace sparsenn

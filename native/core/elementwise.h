@@ -16,4 +16,26 @@ void relu_backward(const float* x, const float* g, float* out, int64_t n);
 // layout of a mini-batch of samples stored sample-major. Indices are the caller's to check.
 void gather_transpose(const float* src, int64_t f, const int32_t* idx, int64_t count, float* dst);
 
+// A convolution's geometry on a batch-last image [c, h, w, n] (kernel kh x kw, stride, padding,
+// dilation) and its output size oh x ow.
+struct ConvGeometry {
+  int64_t c, h, w, n, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow;
+};
+
+// col [c * kh * kw, oh * ow * n] = the im2col columns of x (every entry written: 0 for padding).
+void im2col(const float* x, const ConvGeometry& g, float* col);
+// dx [c, h, w, n] += the adjoint of im2col applied to col.
+void col2im_add(const float* col, const ConvGeometry& g, float* dx);
+
+// Max pooling of a batch-last x [c, h, w, n] into out [c, oh, ow, n] (windows kh x kw, stride
+// sh x sw, padding ph x pw; padding never wins, ties keep the first position, NaN wins as in
+// PyTorch), recording in arg the flat input index of each maximum (-1 for a window with no
+// input position).
+struct PoolGeometry {
+  int64_t c, h, w, n, kh, kw, sh, sw, ph, pw, oh, ow;
+};
+void max_pool_forward(const float* x, const PoolGeometry& g, float* out, int32_t* arg);
+// dx[arg[i]] += grad[i] for arg[i] >= 0 (indices are the caller's to check).
+void max_pool_backward(const float* grad, const int32_t* arg, int64_t count, float* dx);
+
 }  // namespace sparsenn

@@ -18,10 +18,11 @@
  */
 import { checkCount } from '../../checks.js';
 import { ShapeError, SparsennTypeError } from '../../errors.js';
+import { float32Uninit } from '../../alloc.js';
 import { native } from '../../native.js';
 import { Parameter } from '../parameter.js';
 import { accumulateOwnedGrad, opResult, Tensor } from '../tensor.js';
-import { weightProduct, type WeightExecution } from './weight-product.js';
+import { rowSums, weightProduct, type WeightExecution } from './weight-product.js';
 
 /** A (height, width) pair; a single number means the same for both. */
 export type Pair = number | readonly [number, number];
@@ -129,92 +130,8 @@ export function convGeometry(x: Tensor, kernel: [number, number], stride: [numbe
   return { c, h, w, n, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow };
 }
 
-/** Runs shorter than this are copied by a loop: below it, subarray() + set() costs more. */
-const SET_MIN = 48;
-
-/** The output columns [lo, hi) whose input column ow * sw + off lies inside [0, w). */
-function validRange(off: number, stride: number, size: number, outSize: number): [number, number] {
-  const lo = off >= 0 ? 0 : Math.ceil(-off / stride);
-  const hi = Math.min(outSize, Math.floor((size - 1 - off) / stride) + 1);
-  return [lo, Math.max(lo, hi)];
-}
-
-/**
- * Writes the columns of x (batch-last [c, h, w, n]) into `col` ([c * kh * kw, oh * ow * n]),
- * which must be zero-filled (padding positions are left untouched).
- */
-export function im2colInto(x: Float32Array, g: ConvGeometry, col: Float32Array): void {
-  const { c, h, w, n, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow } = g;
-  const rowLen = oh * ow * n;
-  const outRun = ow * n;
-  let r = 0;
-  for (let ci = 0; ci < c; ci++)
-    for (let ki = 0; ki < kh; ki++)
-      for (let kj = 0; kj < kw; kj++, r++) {
-        const off = kj * dw - pw;
-        const [lo, hi] = validRange(off, sw, w, ow);
-        if (hi <= lo) continue;
-        const rowBase = r * rowLen;
-        for (let o = 0; o < oh; o++) {
-          const ih = o * sh - ph + ki * dh;
-          if (ih < 0 || ih >= h) continue;
-          const inBase = (ci * h + ih) * w * n;
-          const outBase = rowBase + o * outRun;
-          if (sw === 1) {
-            // Consecutive output columns read consecutive input columns: one run.
-            const s = inBase + (lo + off) * n;
-            const d = outBase + lo * n;
-            const len = (hi - lo) * n;
-            if (len >= SET_MIN) col.set(x.subarray(s, s + len), d);
-            else for (let t = 0; t < len; t++) col[d + t] = x[s + t]!;
-          } else if (n >= SET_MIN) {
-            for (let q = lo; q < hi; q++) {
-              const s = inBase + (q * sw + off) * n;
-              col.set(x.subarray(s, s + n), outBase + q * n);
-            }
-          } else {
-            for (let q = lo; q < hi; q++) {
-              const s = inBase + (q * sw + off) * n;
-              const d = outBase + q * n;
-              for (let b = 0; b < n; b++) col[d + b] = x[s + b]!;
-            }
-          }
-        }
-      }
-}
-
-/** The adjoint of im2colInto: adds every column entry back into its input position in `dx`. */
-export function col2imAdd(col: Float32Array, g: ConvGeometry, dx: Float32Array): void {
-  const { c, h, w, n, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow } = g;
-  const rowLen = oh * ow * n;
-  const outRun = ow * n;
-  let r = 0;
-  for (let ci = 0; ci < c; ci++)
-    for (let ki = 0; ki < kh; ki++)
-      for (let kj = 0; kj < kw; kj++, r++) {
-        const off = kj * dw - pw;
-        const [lo, hi] = validRange(off, sw, w, ow);
-        if (hi <= lo) continue;
-        const rowBase = r * rowLen;
-        for (let o = 0; o < oh; o++) {
-          const ih = o * sh - ph + ki * dh;
-          if (ih < 0 || ih >= h) continue;
-          const inBase = (ci * h + ih) * w * n;
-          const outBase = rowBase + o * outRun;
-          if (sw === 1) {
-            const s = inBase + (lo + off) * n;
-            const d = outBase + lo * n;
-            const len = (hi - lo) * n;
-            for (let t = 0; t < len; t++) dx[s + t]! += col[d + t]!;
-          } else {
-            for (let q = lo; q < hi; q++) {
-              const s = inBase + (q * sw + off) * n;
-              const d = outBase + q * n;
-              for (let b = 0; b < n; b++) dx[s + b]! += col[d + b]!;
-            }
-          }
-        }
-      }
+function geometryArray(g: ConvGeometry): Int32Array {
+  return Int32Array.from([g.c, g.h, g.w, g.n, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.oh, g.ow]);
 }
 
 /** Whether col would equal x (1x1 kernel, stride 1, no padding). */
@@ -233,11 +150,13 @@ function im2colGeometry(x: Tensor, g: ConvGeometry): Tensor {
   const rows = g.c * g.kh * g.kw;
   const cols = g.oh * g.ow * g.n;
   if (isIdentity(g)) return view(x, [rows, cols], 'im2col');
-  const col = new Float32Array(rows * cols);
-  im2colInto(x.data, g, col);
+  // Native loops (the JS ones remain as the reference the tests compare with).
+  const geom = geometryArray(g);
+  const col = float32Uninit(rows * cols);
+  native.im2col(x.data, geom, col);
   return opResult(col, [rows, cols], [x], 'im2col', (grad) => {
     const dx = new Float32Array(x.size);
-    col2imAdd(grad, g, dx);
+    native.col2imAdd(grad, geom, dx);
     accumulateOwnedGrad(x, dx);
   });
 }
@@ -294,26 +213,6 @@ export function conv2d(x: Tensor, w: Parameter, bias: Parameter | null, opts: Co
   return groupedConv(x, w, bias, g, groups);
 }
 
-/** Adds bias[r] to every entry of row r of y (rows x len). */
-function addBias(y: Float32Array, bias: Float32Array, rows: number, len: number): void {
-  for (let r = 0; r < rows; r++) {
-    const b = bias[r]!;
-    const base = r * len;
-    for (let j = 0; j < len; j++) y[base + j]! += b;
-  }
-}
-
-function rowSums(g: Float32Array, rows: number, len: number): Float32Array {
-  const out = new Float32Array(rows);
-  for (let r = 0; r < rows; r++) {
-    let s = 0;
-    const base = r * len;
-    for (let j = 0; j < len; j++) s += g[base + j]!;
-    out[r] = s;
-  }
-  return out;
-}
-
 /** One dense GEMM per group on the group's weight rows and column rows, all in one op. */
 function groupedConv(x: Tensor, w: Parameter, bias: Parameter | null, g: ConvGeometry, groups: number): Tensor {
   const cout = w.shape[0]!;
@@ -324,11 +223,12 @@ function groupedConv(x: Tensor, w: Parameter, bias: Parameter | null, g: ConvGeo
   let col: Float32Array;
   if (identity) col = x.data;
   else {
-    col = new Float32Array(g.c * g.kh * g.kw * len);
-    im2colInto(x.data, g, col);
+    col = float32Uninit(g.c * g.kh * g.kw * len);
+    native.im2col(x.data, geometryArray(g), col);
   }
   const y = new Float32Array(cout * len);
-  const wd = w.data;
+  // dX needs the weights of this forward pass, even if they are updated before backward().
+  const wd = x.requiresGrad && w.requiresGrad ? w.data.slice() : w.data;
   if (len > 0)
     for (let gi = 0; gi < groups; gi++)
       native.gemm(
@@ -340,8 +240,8 @@ function groupedConv(x: Tensor, w: Parameter, bias: Parameter | null, g: ConvGeo
         col.subarray(gi * k * len, (gi + 1) * k * len),
         false,
         y.subarray(gi * coutG * len, (gi + 1) * coutG * len),
+        bias ? bias.data.subarray(gi * coutG, (gi + 1) * coutG) : null,
       );
-  if (bias) addBias(y, bias.data, cout, len);
   const inputs = bias ? [x, w, bias] : [x, w];
   return opResult(y, [cout, g.oh, g.ow, g.n], inputs, 'conv2d(grouped)', (grad) => {
     if (x.requiresGrad) {
@@ -361,7 +261,7 @@ function groupedConv(x: Tensor, w: Parameter, bias: Parameter | null, g: ConvGeo
       if (identity) accumulateOwnedGrad(x, dcol);
       else {
         const dx = new Float32Array(x.size);
-        col2imAdd(dcol, g, dx);
+        native.col2imAdd(dcol, geometryArray(g), dx);
         accumulateOwnedGrad(x, dx);
       }
     }

@@ -11,6 +11,8 @@
  *   (countIncludePad, the default) or by the number of input positions it covers.
  * - globalAvgPool: the mean over H and W, [C, H, W, n] -> [C, n].
  */
+import { float32Uninit } from '../../alloc.js';
+import { native } from '../../native.js';
 import { IndexRangeError, ShapeError, SparsennTypeError } from '../../errors.js';
 import { accumulateOwnedGrad, opResult, type Tensor } from '../tensor.js';
 import { checkImage, convOutputSize, toPair, type Pair } from './conv.js';
@@ -81,46 +83,14 @@ function poolGeometry(x: Tensor, opts: Pool2dOptions, what: string): PoolGeometr
 export function maxPool2d(x: Tensor, opts: Pool2dOptions): Tensor {
   const g = poolGeometry(x, opts, 'maxPool2d');
   const { c, h, w, n, kh, kw, sh, sw, ph, pw, oh, ow } = g;
-  const xd = x.data;
-  const out = new Float32Array(c * oh * ow * n);
-  // The flat input index of each output's maximum.
+  const out = float32Uninit(c * oh * ow * n);
+  // The flat input index of each output's maximum (native loops: a JS compare per element
+  // mispredicts on real activations).
   const arg = new Int32Array(out.length);
-  for (let ci = 0; ci < c; ci++)
-    for (let o = 0; o < oh; o++) {
-      const h0 = o * sh - ph;
-      const hEnd = Math.min(h0 + kh, h);
-      const hStart = Math.max(h0, 0);
-      for (let q = 0; q < ow; q++) {
-        const w0 = q * sw - pw;
-        const wEnd = Math.min(w0 + kw, w);
-        const wStart = Math.max(w0, 0);
-        const ob = ((ci * oh + o) * ow + q) * n;
-        let first = true;
-        for (let ih = hStart; ih < hEnd; ih++)
-          for (let iw = wStart; iw < wEnd; iw++) {
-            const ib = ((ci * h + ih) * w + iw) * n;
-            if (first) {
-              for (let b = 0; b < n; b++) {
-                out[ob + b] = xd[ib + b]!;
-                arg[ob + b] = ib + b;
-              }
-              first = false;
-            } else {
-              for (let b = 0; b < n; b++) {
-                const v = xd[ib + b]!;
-                // PyTorch: (val > maxval) || isnan(val); strict '>' keeps the first of ties.
-                if (v > out[ob + b]! || v !== v) {
-                  out[ob + b] = v;
-                  arg[ob + b] = ib + b;
-                }
-              }
-            }
-          }
-      }
-    }
+  native.maxPoolForward(x.data, Int32Array.from([c, h, w, n, kh, kw, sh, sw, ph, pw, oh, ow]), out, arg);
   return opResult(out, [c, oh, ow, n], [x], 'maxPool2d', (grad) => {
     const dx = new Float32Array(x.size);
-    for (let i = 0; i < arg.length; i++) dx[arg[i]!]! += grad[i]!;
+    native.maxPoolBackward(grad, arg, dx);
     accumulateOwnedGrad(x, dx);
   });
 }

@@ -39,25 +39,11 @@ export function sparseExecution(w: Parameter, mode: WeightExecution): boolean {
   return w.mask !== null && w.density() <= defaultThreshold;
 }
 
-/** Adds bias[r] to every column of row r of y (rows x n). */
-function addBias(y: Float32Array, bias: Float32Array, rows: number, n: number): void {
-  for (let r = 0; r < rows; r++) {
-    const b = bias[r]!;
-    const base = r * n;
-    for (let j = 0; j < n; j++) y[base + j]! += b;
-  }
-}
-
-/** Row sums of g (rows x n): the bias gradient. */
-function rowSums(g: Float32Array, rows: number, n: number): Float32Array {
-  const out = new Float32Array(rows);
-  for (let r = 0; r < rows; r++) {
-    let s = 0;
-    const base = r * n;
-    for (let j = 0; j < n; j++) s += g[base + j]!;
-    out[r] = s;
-  }
-  return out;
+/** Row sums of g (rows x n), the bias gradient: a GEMV with a vector of ones (vectorised). */
+let ones = new Float32Array(0);
+export function rowSums(g: Float32Array, rows: number, n: number): Float32Array {
+  if (ones.length < n) ones = new Float32Array(Math.max(n, 2 * ones.length)).fill(1);
+  return native.gemm(rows, n, 1, g, false, ones.subarray(0, n), false);
 }
 
 
@@ -78,8 +64,7 @@ export function weightProduct(x: Tensor, w: Parameter, bias: Parameter | null, m
 function denseProduct(x: Tensor, w: Parameter, bias: Parameter | null, rows: number, cols: number, n: number): Tensor {
   // The pruned weights are already zero (Parameter keeps that invariant), so the dense
   // product of W is the masked product.
-  const y = native.gemm(rows, cols, n, w.data, false, x.data, false, float32Uninit(rows * n));
-  if (bias) addBias(y, bias.data, rows, n);
+  const y = native.gemm(rows, cols, n, w.data, false, x.data, false, float32Uninit(rows * n), bias ? bias.data : null);
   const inputs = bias ? [x, w, bias] : [x, w];
   // dX needs the weights of this forward pass, even if they are updated before backward().
   const wAtForward = x.requiresGrad && w.requiresGrad ? w.data.slice() : w.data;
