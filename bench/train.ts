@@ -5,7 +5,8 @@
  * LeNet-300-100, the same network with 90% of its weights pruned at random (static sparse
  * training on the sparse kernels), and a small CNN, with sparsenn at 1 and 2 threads and with
  * @tensorflow/tfjs on its pure-JS CPU backend, in the same process, same batch size and
- * optimizer (Adam, lr 1e-3, PyTorch's default initialisation on both sides).
+ * optimizer (Adam, lr 1e-3, PyTorch's default initialisation on both sides; sparsenn's runs decay
+ * the rate on a cosine over the run, --schedule none keeps it constant).
  *
  * Reported per run: seconds per epoch (median over the epochs run) and test accuracy after the
  * last epoch. tfjs is slow enough that a full run would take hours; by default it trains a
@@ -21,7 +22,7 @@ import { cpus } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Adam, capabilities, evaluate, fit, loadFashionMnist, manualSeed, setThreads, type Dataset, type EpochLogs, type Module } from '../lib/index.js';
+import { Adam, capabilities, cosineLr, evaluate, fit, loadFashionMnist, manualSeed, setThreads, type Dataset, type EpochLogs, type Module } from '../lib/index.js';
 import { lenet300, lenet300Sparse, smallCnn, type ModelName } from './train/models.js';
 import { trainTfjs, type PeerResult } from './train/tfjs-peer.js';
 
@@ -36,10 +37,11 @@ interface Options {
   data?: string;
   models: ModelName[];
   quick: boolean;
+  schedule: 'cosine' | 'none';
 }
 
 function parseOptions(argv: string[]): Options {
-  const o: Options = { epochsLenet: 10, epochsCnn: 5, timingEpochs: 2, tfjsSteps: 200, tfjsCnnSteps: 3, tfjsFull: false, batch: 64, models: ['lenet300', 'lenet300-sparse90', 'cnn'], quick: false };
+  const o: Options = { epochsLenet: 10, epochsCnn: 5, timingEpochs: 2, tfjsSteps: 200, tfjsCnnSteps: 3, tfjsFull: false, batch: 64, models: ['lenet300', 'lenet300-sparse90', 'cnn'], quick: false, schedule: 'cosine' };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const next = () => {
@@ -62,6 +64,11 @@ function parseOptions(argv: string[]): Options {
     else if (a === '--data') o.data = next();
     else if (a === '--models') o.models = next().split(',') as ModelName[];
     else if (a === '--quick') o.quick = true;
+    else if (a === '--schedule') {
+      const v = next();
+      if (v !== 'cosine' && v !== 'none') throw new Error('--schedule takes cosine or none');
+      o.schedule = v;
+    }
     else throw new Error(`unknown option ${a}`);
   }
   if (o.quick) {
@@ -104,10 +111,12 @@ function log(msg: string): void {
   process.stderr.write(`[bench:train] ${msg}\n`);
 }
 
-async function trainOurs(model: ModelName, threads: number, epochs: number, train: Dataset, test: Dataset, batch: number): Promise<OursResult> {
+async function trainOurs(model: ModelName, threads: number, epochs: number, train: Dataset, test: Dataset, opts: Options): Promise<OursResult> {
   const net = build(model);
   const optimizer = new Adam(net.parameters(), { lr: 1e-3 });
-  const history = await fit(net, train, { optimizer, epochs, batchSize: batch, seed: 7, threads, progress: process.stderr.isTTY });
+  const steps = epochs * Math.ceil(train.length / opts.batch);
+  const schedule = opts.schedule === 'cosine' ? cosineLr(steps) : undefined;
+  const history = await fit(net, train, { optimizer, epochs, batchSize: opts.batch, seed: 7, threads, schedule, progress: process.stderr.isTTY });
   const logs: EpochLogs[] = history.epochs;
   setThreads(threads);
   const acc = evaluate(net, test).accuracy;
@@ -141,9 +150,9 @@ async function main(): Promise<void> {
   for (const model of opts.models) {
     const epochs = model === 'cnn' ? opts.epochsCnn : opts.epochsLenet;
     log(`${model}: sparsenn, 1 thread, ${epochs} epochs`);
-    ours.push(await trainOurs(model, 1, epochs, train, test, opts.batch));
+    ours.push(await trainOurs(model, 1, epochs, train, test, opts));
     log(`${model}: sparsenn, 2 threads, ${opts.timingEpochs} epochs`);
-    ours.push(await trainOurs(model, 2, opts.timingEpochs, train, test, opts.batch));
+    ours.push(await trainOurs(model, 2, opts.timingEpochs, train, test, opts));
     if (model !== 'lenet300-sparse90') {
       const peerModel = model === 'cnn' ? 'cnn' : 'lenet300';
       const steps = model === 'cnn' ? opts.tfjsCnnSteps : opts.tfjsSteps;
@@ -167,7 +176,10 @@ async function main(): Promise<void> {
   const peerOf = (m: ModelName) => peers.find((p) => p.modelName === (m === 'lenet300-sparse90' ? 'lenet300' : m));
   const denseOf = (threads: number) => ours.find((r) => r.model === 'lenet300' && r.threads === threads);
   const lines: string[] = [];
-  lines.push(`Machine: ${caps.cpuModel} (${caps.hardwareThreads} hardware threads, kernels ${caps.isa}); Node ${process.version}; batch ${opts.batch}, Adam lr 1e-3.`);
+  lines.push(
+    `Machine: ${caps.cpuModel} (${caps.hardwareThreads} hardware threads, kernels ${caps.isa}); Node ${process.version}; batch ${opts.batch}, Adam lr 1e-3` +
+      (opts.schedule === 'cosine' ? ' with cosine decay over each sparsenn run (tfjs: constant; a schedule does not change step time).' : '.'),
+  );
   lines.push(`Data: Fashion-MNIST ${train.length} train / ${test.length} test.`);
   lines.push('');
   lines.push('| model | library | threads | epochs | s/epoch (median) | test accuracy | vs tfjs | vs dense LeNet (same threads) |');

@@ -87,6 +87,8 @@ export interface NativeAddon {
   reluForward(x: Float32Array, out: Float32Array): void;
   /** out = x > 0 ? grad : 0 (all one length). */
   reluBackward(x: Float32Array, grad: Float32Array, out: Float32Array): void;
+  /** out[k] = src[indices[k]]. */
+  gather(src: Float32Array, indices: Int32Array, out: Float32Array): void;
   /** out (rowLength x indices.length) = the rows `indices` of src, transposed (batch-last). */
   gatherTranspose(src: Float32Array, rowLength: number, indices: Int32Array, out: Float32Array): void;
   /** col = im2col(x) for geometry [c, h, w, n, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow] (batch-last x). */

@@ -32,6 +32,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"transpose", Transpose},
       {"reluForward", ReluForward},
       {"reluBackward", ReluBackward},
+      {"gather", Gather},
       {"gatherTranspose", GatherTranspose},
       {"im2col", Im2col},
       {"col2imAdd", Col2imAdd},

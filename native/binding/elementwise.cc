@@ -34,6 +34,24 @@ Napi::Value ReluBackward(const Napi::CallbackInfo& info) {
   });
 }
 
+// (src, indices, out): out[k] = src[indices[k]], every index checked.
+Napi::Value Gather(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    auto src = get_array<float>(info, 0, "src");
+    auto idx = get_array<int32_t>(info, 1, "indices");
+    auto out = get_array<float>(info, 2, "out");
+    const int64_t count = static_cast<int64_t>(idx.ElementLength());
+    check_length(env, out.ElementLength(), count, "out (one per index)");
+    const int32_t* ip = idx.Data();
+    const int64_t size = static_cast<int64_t>(src.ElementLength());
+    for (int64_t k = 0; k < count; ++k)
+      if (ip[k] < 0 || ip[k] >= size) throw_error(env, "ERR_RANGE", "indices[" + std::to_string(k) + "] = " + std::to_string(ip[k]) + " is outside src (0 <= i < " + std::to_string(size) + ")");
+    gather(src.Data(), ip, count, out.Data());
+    return env.Undefined();
+  });
+}
+
 // (src, rowLength, indices, out): out (rowLength x count) = the rows `indices` of src, transposed.
 Napi::Value GatherTranspose(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {

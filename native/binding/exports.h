@@ -21,6 +21,7 @@ Napi::Value GemmAsync(const Napi::CallbackInfo& info);
 Napi::Value Transpose(const Napi::CallbackInfo& info);
 Napi::Value ReluForward(const Napi::CallbackInfo& info);
 Napi::Value ReluBackward(const Napi::CallbackInfo& info);
+Napi::Value Gather(const Napi::CallbackInfo& info);
 Napi::Value GatherTranspose(const Napi::CallbackInfo& info);
 Napi::Value Im2col(const Napi::CallbackInfo& info);
 Napi::Value Col2imAdd(const Napi::CallbackInfo& info);

@@ -12,6 +12,10 @@ void relu_forward(const float* x, float* out, int64_t n);
 // out[i] = x[i] > 0 ? g[i] : 0 (so an infinite g at a cut unit gives 0, not NaN).
 void relu_backward(const float* x, const float* g, float* out, int64_t n);
 
+// out[k] = src[idx[k]] (the kept weights of a sparse layer, in mask order). Indices are the
+// caller's to check.
+void gather(const float* src, const int32_t* idx, int64_t count, float* out);
+
 // dst (f x count) = the rows idx[0..count) of src (rows of f floats), transposed: the batch-last
 // layout of a mini-batch of samples stored sample-major. Indices are the caller's to check.
 void gather_transpose(const float* src, int64_t f, const int32_t* idx, int64_t count, float* dst);

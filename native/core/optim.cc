@@ -5,9 +5,19 @@
 namespace sparsenn {
 namespace {
 
+// How far ahead an indexed loop requests w[idx[k]]: the kept weights of a sparse layer are
+// scattered over an array larger than L2, and each is its own cache line more often than not.
+constexpr int64_t kPrefetchAhead = 16;
+
+template <bool kIndexed>
+inline void prefetch_ahead(const float* w, const int32_t* idx, int64_t k, int64_t count) {
+  if (kIndexed && k + kPrefetchAhead < count) __builtin_prefetch(w + idx[k + kPrefetchAhead], 1);
+}
+
 template <bool kIndexed, bool kCompact>
 void sgd_loop(float* w, const float* g, float* buf, const int32_t* idx, int64_t count, const SgdParams& p) {
   for (int64_t k = 0; k < count; ++k) {
+    prefetch_ahead<kIndexed>(w, idx, k, count);
     const int64_t i = kIndexed ? idx[k] : k;
     float gi = g[kCompact ? k : i] + p.weight_decay * w[i];
     if (p.momentum != 0.f) {
@@ -25,6 +35,7 @@ void adam_loop(float* w, const float* g, float* m, float* v, const int32_t* idx,
   const float l2 = p.decoupled ? 0.f : p.weight_decay;
   const float inv_c2 = 1.f / p.sqrt_c2;
   for (int64_t k = 0; k < count; ++k) {
+    prefetch_ahead<kIndexed>(w, idx, k, count);
     const int64_t i = kIndexed ? idx[k] : k;
     const float gi = g[kCompact ? k : i] + l2 * w[i];
     const float mi = p.beta1 * m[k] + p.one_minus_beta1 * gi;

@@ -117,6 +117,79 @@ describe.skipIf(!supported)(`training products on ${ISA}`, () => {
     expectThrows(() => native.sgdUpdate(w, new Float32Array(4), true, new Float32Array(2), Int32Array.from([1, 3]), 0.5, 0, 0, 0, false, true), ShapeError, 'ERR_SHAPE', 'compact length');
   });
 
+  it('im2col / col2imAdd: a 3x3 pad-1 example by hand, adjointness, and geometry checks', () => {
+    // x [1, 2, 2, 1] = [[1, 2], [3, 4]], kernel 2x2, stride 1, padding 0 -> oh = ow = 1
+    const x = Float32Array.from([1, 2, 3, 4]);
+    const geom = Int32Array.from([1, 2, 2, 1, 2, 2, 1, 1, 0, 0, 1, 1, 1, 1]);
+    const col = new Float32Array(4).fill(NaN);
+    native.im2col(x, geom, col);
+    expect([...col]).toEqual([1, 2, 3, 4]);
+    // padding 1, kernel 3: the centre row of col is x itself, the corners see padding (0)
+    const g2 = Int32Array.from([1, 2, 2, 1, 3, 3, 1, 1, 1, 1, 1, 1, 2, 2]);
+    const col2 = new Float32Array(9 * 4).fill(NaN);
+    native.im2col(x, g2, col2);
+    expect([...col2.subarray(4 * 4, 5 * 4)]).toEqual([1, 2, 3, 4]); // kernel centre (1, 1)
+    expect([...col2.subarray(0, 4)]).toEqual([0, 0, 0, 1]); // kernel (0, 0): only output (1, 1) sees x[0, 0]
+    // <im2col(x), c> = <x, col2im(c)> for random x and c
+    const xr = rand(3 * 5 * 4 * 2, 7);
+    const gr = Int32Array.from([3, 5, 4, 2, 3, 2, 2, 1, 1, 0, 1, 2, 3, 2]);
+    const colr = new Float32Array(3 * 3 * 2 * 3 * 2 * 2);
+    native.im2col(xr, gr, colr);
+    const c = rand(colr.length, 8);
+    const dx = new Float32Array(xr.length);
+    native.col2imAdd(c, gr, dx);
+    let lhs = 0;
+    let rhs = 0;
+    for (let i = 0; i < colr.length; i++) lhs += colr[i]! * c[i]!;
+    for (let i = 0; i < xr.length; i++) rhs += xr[i]! * dx[i]!;
+    expect(Math.abs(lhs - rhs)).toBeLessThan(1e-4 * (1 + Math.abs(lhs)));
+    expectThrows(() => native.im2col(x, Int32Array.from([1, 2, 2, 1, 2, 2, 1, 1, 0, 0, 1, 1, 2, 2]), new Float32Array(16)), ShapeError, 'ERR_SHAPE', 'wrong oh');
+    expectThrows(() => native.im2col(x, Int32Array.from([1, 2, 2, 1, 2, 2, 0, 1, 0, 0, 1, 1, 1, 1]), col), IndexRangeError, 'ERR_RANGE', 'stride 0');
+    expectThrows(() => native.im2col(x, geom.subarray(1), col), ShapeError, 'ERR_SHAPE', 'short geometry');
+    expectThrows(() => native.im2col(x.subarray(1), geom, col), ShapeError, 'ERR_SHAPE', 'short x');
+    expectThrows(() => native.col2imAdd(col.subarray(1), geom, new Float32Array(4)), ShapeError, 'ERR_SHAPE', 'short col');
+  });
+
+  it('max pooling: by hand, NaN wins, and arg indices are checked', () => {
+    // x [1, 2, 2, 2]: two samples, window 2x2 -> one output per sample
+    const x = Float32Array.from([1, 5, 4, 2, 3, NaN, 2, 0]);
+    const out = new Float32Array(2);
+    const arg = new Int32Array(2);
+    native.maxPoolForward(x, Int32Array.from([1, 2, 2, 2, 2, 2, 2, 2, 0, 0, 1, 1]), out, arg);
+    expect(out[0]).toBe(4);
+    expect(arg[0]).toBe(2);
+    expect(Number.isNaN(out[1])).toBe(true);
+    expect(arg[1]).toBe(5);
+    const dx = new Float32Array(8);
+    native.maxPoolBackward(Float32Array.from([10, 20]), arg, dx);
+    expect([...dx]).toEqual([0, 0, 10, 0, 0, 20, 0, 0]);
+    expectThrows(() => native.maxPoolBackward(Float32Array.from([1]), Int32Array.from([8]), dx), IndexRangeError, 'ERR_RANGE', 'arg past dx');
+    expectThrows(() => native.maxPoolForward(x, Int32Array.from([1, 2, 2, 2, 2, 2, 2, 2, 0, 0, 2, 1]), out, arg), ShapeError, 'ERR_SHAPE', 'out too short');
+  });
+
+  it('reluForward / reluBackward / gatherTranspose', () => {
+    const x = Float32Array.from([-1, 0, 2, NaN, -Infinity, Infinity]);
+    const y = new Float32Array(6);
+    native.reluForward(x, y);
+    expect([...y.subarray(0, 3)]).toEqual([0, 0, 2]);
+    expect(Number.isNaN(y[3])).toBe(true);
+    expect([y[4], y[5]]).toEqual([0, Infinity]);
+    const d = new Float32Array(6);
+    native.reluBackward(x, Float32Array.from([1, 1, 1, 1, Infinity, 1]), d);
+    expect([...d]).toEqual([0, 0, 1, 0, 0, 1]);
+    expectThrows(() => native.reluForward(x, new Float32Array(5)), ShapeError, 'ERR_SHAPE', 'relu out');
+    const src = Float32Array.from([0, 1, 2, 10, 11, 12, 20, 21, 22]); // 3 rows of 3
+    const out = new Float32Array(6);
+    native.gatherTranspose(src, 3, Int32Array.from([2, 0]), out);
+    expect([...out]).toEqual([20, 0, 21, 1, 22, 2]);
+    expectThrows(() => native.gatherTranspose(src, 3, Int32Array.from([3]), new Float32Array(3)), IndexRangeError, 'ERR_RANGE', 'row 3');
+    const picked = new Float32Array(3);
+    native.gather(src, Int32Array.from([8, 0, 4]), picked);
+    expect([...picked]).toEqual([22, 0, 11]);
+    expectThrows(() => native.gather(src, Int32Array.from([9]), new Float32Array(1)), IndexRangeError, 'ERR_RANGE', 'gather 9');
+    expectThrows(() => native.gatherTranspose(src, 4, Int32Array.from([0]), new Float32Array(4)), ShapeError, 'ERR_SHAPE', 'ragged');
+  });
+
   it('optimizer loops reject indices out of range and wrong state lengths', () => {
     const w = new Float32Array(4);
     const g = new Float32Array(4);

@@ -29,15 +29,18 @@ export function crossEntropy(logits: Tensor, labels: Int32Array | ArrayLike<numb
     let max = -Infinity;
     for (let c = 0; c < C; c++) max = Math.max(max, x[c * n + j]!);
     let sum = 0;
-    for (let c = 0; c < C; c++) sum += Math.exp(x[c * n + j]! - max);
+    for (let c = 0; c < C; c++) {
+      const e = Math.exp(x[c * n + j]! - max);
+      prob[c * n + j] = e;
+      sum += e;
+    }
     const logSum = Math.log(sum) + max;
     const label = labels[j]!;
     // loss = -(1 - e) log p_label - (e / C) sum_c log p_c
     let sumLogP = 0;
     for (let c = 0; c < C; c++) {
-      const logp = x[c * n + j]! - logSum;
-      prob[c * n + j] = Math.exp(logp);
-      sumLogP += logp;
+      prob[c * n + j]! /= sum;
+      sumLogP += x[c * n + j]! - logSum;
     }
     total += -(1 - eps) * (x[label * n + j]! - logSum) - (eps / C) * sumLogP;
   }

@@ -110,9 +110,8 @@ function sparseHandle(w: Parameter, rows: number, cols: number, values: Float32A
 
 function sparseProduct(x: Tensor, w: Parameter, bias: Parameter | null, rows: number, cols: number, n: number): Tensor {
   const pattern = w.maskPattern();
-  const values = new Float32Array(pattern.active.length);
-  const wd = w.data;
-  for (let i = 0; i < values.length; i++) values[i] = wd[pattern.active[i]!]!;
+  const values = float32Uninit(pattern.active.length);
+  native.gather(w.data, pattern.active, values);
   const cache = sparseHandle(w, rows, cols, values);
   const stamp = cache.stamp;
   const maskVersion = w.maskVersion;
