@@ -3,9 +3,6 @@
  * float64 direct-convolution oracle, finite-difference gradients for every configuration,
  * sparse vs dense execution of masked weights, and typed errors.
  */
-import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { IndexRangeError, ShapeError, SparsennTypeError } from '../../lib/errors.js';
 import { Conv2d } from '../../lib/nn/layers/conv.js';
@@ -16,35 +13,10 @@ import { Parameter } from '../../lib/nn/parameter.js';
 import { noGrad, Tensor } from '../../lib/nn/tensor.js';
 import { gradCheck } from '../helpers/gradcheck.js';
 import { mulberry32 } from '../helpers/random.js';
+import { expectNear, fixtures, type Enc as FixtureTensor, type FixtureCase } from '../helpers/layer-fixtures.js';
 
-interface FixtureTensor {
-  shape: number[];
-  data: number[];
-}
-interface FixtureCase {
-  name: string;
-  layer: string;
-  config: Record<string, unknown>;
-  inputs: FixtureTensor[];
-  params: Record<string, FixtureTensor>;
-  output: FixtureTensor;
-  upstream: FixtureTensor;
-  grads: Record<string, FixtureTensor>;
-}
+const convCases = fixtures.filter((c) => c.layer === 'Conv2d');
 
-const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '../fixtures/nn/layers.json');
-const fixture = JSON.parse(readFileSync(FIXTURES, 'utf8')) as { cases: FixtureCase[] };
-const convCases = fixture.cases.filter((c) => c.layer === 'Conv2d');
-
-/** |got - ref| <= atol + rtol * |ref| element-wise. */
-function expectNear(got: ArrayLike<number>, ref: ArrayLike<number>, label: string, rtol = 1e-4, atol = 1e-5): void {
-  expect(got.length, `${label}: length`).toBe(ref.length);
-  for (let i = 0; i < ref.length; i++) {
-    const g = got[i]!;
-    const r = ref[i]!;
-    if (!(Math.abs(g - r) <= atol + rtol * Math.abs(r))) expect.fail(`${label}: element ${i} is ${g}, expected ${r}`);
-  }
-}
 
 function randomTensor(shape: number[], seed: number, requiresGrad = true): Tensor {
   const rng = mulberry32(seed);
@@ -152,9 +124,9 @@ describe('conv2d', () => {
     for (const fc of convCases)
       for (const execution of ['dense', 'sparse'] as const)
         it(`${fc.name} (${execution})`, () => {
-          const layer = Conv2d.fromConfig({ type: 'Conv2d', ...fc.config } as ModuleConfig);
+          const layer = Conv2d.fromConfig({ ...fc.config, type: 'Conv2d' } as ModuleConfig);
           layer.execution = execution;
-          expect(layer.config()).toEqual({ type: 'Conv2d', ...fc.config });
+          expect(layer.config()).toEqual({ ...fc.config, type: 'Conv2d' });
           layer.weight.data.set(fc.params['weight']!.data);
           if (fc.params['bias']) layer.bias!.data.set(fc.params['bias'].data);
           else expect(layer.bias).toBeNull();

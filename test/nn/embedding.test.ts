@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { IndexRangeError, ShapeError, SparsennTypeError } from '../../lib/errors.js';
 import { Embedding, embedding } from '../../lib/nn/layers/embedding.js';
@@ -7,30 +6,10 @@ import { Random } from '../../lib/nn/random.js';
 import { Tensor } from '../../lib/nn/tensor.js';
 import { expectThrows } from '../helpers/errors.js';
 import { gradCheck } from '../helpers/gradcheck.js';
+import { expectNear, fixture, fixtures, type Enc, type FixtureCase } from '../helpers/layer-fixtures.js';
 
 // --- PyTorch fixture (test/fixtures/nn/layers.json: ids [L, N] -> output [L, D, N]) -----------
 
-interface Enc {
-  shape: number[];
-  data: number[];
-}
-interface FixtureCase {
-  name: string;
-  config: ModuleConfig;
-  inputs: Enc[];
-  params: Record<string, Enc>;
-  output: Enc;
-  upstream: Enc;
-  grads: Record<string, Enc>;
-}
-const fixtures = (JSON.parse(readFileSync(new URL('../fixtures/nn/layers.json', import.meta.url), 'utf8')) as { cases: FixtureCase[] }).cases;
-
-/** |got - want| <= atol + rtol * |want| element-wise. */
-function expectNear(got: ArrayLike<number>, want: readonly number[], label: string, rtol = 1e-4, atol = 1e-5): void {
-  expect(got.length, `${label}: length`).toBe(want.length);
-  for (let i = 0; i < want.length; i++)
-    if (!(Math.abs(got[i]! - want[i]!) <= atol + rtol * Math.abs(want[i]!))) expect.fail(`${label}[${i}]: got ${got[i]}, expected ${want[i]}`);
-}
 
 function ids(values: number[], shape: number[]): Tensor {
   return Tensor.from(values, shape);

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { IndexRangeError, ShapeError, SparsennTypeError } from '../../lib/errors.js';
 import { BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm } from '../../lib/nn/layers/norm.js';
@@ -9,38 +8,10 @@ import { noGrad, Tensor } from '../../lib/nn/tensor.js';
 import { expectThrows } from '../helpers/errors.js';
 import { gradCheck } from '../helpers/gradcheck.js';
 import { mulberry32 } from '../helpers/random.js';
+import { expectNear, fixture, fixtures, type Enc, type FixtureCase } from '../helpers/layer-fixtures.js';
 
 // --- PyTorch fixtures (test/fixtures/nn/layers.json, batch-last activations) -----------------
 
-interface Enc {
-  shape: number[];
-  data: number[];
-}
-interface FixtureCase {
-  name: string;
-  layer: string;
-  config: ModuleConfig;
-  inputs: Enc[];
-  params: Record<string, Enc>;
-  training: boolean;
-  output: Enc;
-  upstream: Enc;
-  grads: Record<string, Enc>;
-  buffers?: { before: Record<string, Enc>; after: Record<string, Enc> };
-}
-const fixtures = (JSON.parse(readFileSync(new URL('../fixtures/nn/layers.json', import.meta.url), 'utf8')) as { cases: FixtureCase[] }).cases;
-function fixture(name: string): FixtureCase {
-  const c = fixtures.find((f) => f.name === name);
-  if (!c) throw new Error(`fixture ${name} missing from layers.json`);
-  return c;
-}
-
-/** |got - want| <= atol + rtol * |want| element-wise. */
-function expectNear(got: ArrayLike<number>, want: readonly number[], label: string, rtol = 1e-4, atol = 1e-5): void {
-  expect(got.length, `${label}: length`).toBe(want.length);
-  for (let i = 0; i < want.length; i++)
-    if (!(Math.abs(got[i]! - want[i]!) <= atol + rtol * Math.abs(want[i]!))) expect.fail(`${label}[${i}]: got ${got[i]}, expected ${want[i]}`);
-}
 
 /** The fixture's buffer keys (camelCase) to the module's, which are PyTorch's names. */
 function bufferName(k: string): string {

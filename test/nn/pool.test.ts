@@ -3,9 +3,6 @@
  * (test/fixtures/nn/layers.json), finite-difference gradients, PyTorch's tie, NaN, padding and
  * ceil-mode rules, and typed errors.
  */
-import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { IndexRangeError, ShapeError, SparsennTypeError } from '../../lib/errors.js';
 import type { Module, ModuleConfig } from '../../lib/nn/module.js';
@@ -14,38 +11,14 @@ import { avgPool2d, globalAvgPool, maxPool2d, type AvgPool2dOptions, type Pool2d
 import { noGrad, Tensor } from '../../lib/nn/tensor.js';
 import { gradCheck } from '../helpers/gradcheck.js';
 import { mulberry32 } from '../helpers/random.js';
+import { expectNear, fixtures, type Enc as FixtureTensor, type FixtureCase } from '../helpers/layer-fixtures.js';
 
-interface FixtureTensor {
-  shape: number[];
-  data: number[];
-}
-interface FixtureCase {
-  name: string;
-  layer: string;
-  config: Record<string, unknown>;
-  inputs: FixtureTensor[];
-  output: FixtureTensor;
-  upstream: FixtureTensor;
-  grads: Record<string, FixtureTensor>;
-}
-
-const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '../fixtures/nn/layers.json');
-const fixture = JSON.parse(readFileSync(FIXTURES, 'utf8')) as { cases: FixtureCase[] };
 const LAYERS: Record<string, (c: ModuleConfig) => Module> = {
   MaxPool2d: (c) => MaxPool2d.fromConfig(c),
   AvgPool2d: (c) => AvgPool2d.fromConfig(c),
   GlobalAvgPool: () => GlobalAvgPool.fromConfig(),
 };
-const poolCases = fixture.cases.filter((c) => c.layer in LAYERS);
-
-function expectNear(got: ArrayLike<number>, ref: ArrayLike<number>, label: string, rtol = 1e-4, atol = 1e-5): void {
-  expect(got.length, `${label}: length`).toBe(ref.length);
-  for (let i = 0; i < ref.length; i++) {
-    const g = got[i]!;
-    const r = ref[i]!;
-    if (!(Math.abs(g - r) <= atol + rtol * Math.abs(r))) expect.fail(`${label}: element ${i} is ${g}, expected ${r}`);
-  }
-}
+const poolCases = fixtures.filter((c) => c.layer in LAYERS);
 
 function randomTensor(shape: number[], seed: number, requiresGrad = true): Tensor {
   const rng = mulberry32(seed);
@@ -86,8 +59,8 @@ describe('pooling', () => {
     });
     for (const fc of poolCases)
       it(fc.name, () => {
-        const layer = LAYERS[fc.layer]!({ type: fc.layer, ...fc.config });
-        expect(layer.config()).toEqual({ type: fc.layer, ...fc.config });
+        const layer = LAYERS[fc.layer]!({ ...fc.config, type: fc.layer });
+        expect(layer.config()).toEqual({ ...fc.config, type: fc.layer });
         const x = Tensor.from(fc.inputs[0]!.data, fc.inputs[0]!.shape, true);
         const y = layer.forward(x);
         expect(y.shape).toEqual(fc.output.shape);

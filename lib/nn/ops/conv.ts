@@ -229,35 +229,18 @@ function groupedConv(x: Tensor, w: Parameter, bias: Parameter | null, g: ConvGeo
   const y = new Float32Array(cout * len);
   // dX needs the weights of this forward pass, even if they are updated before backward().
   const wd = x.requiresGrad && w.requiresGrad ? w.data.slice() : w.data;
-  if (len > 0)
-    for (let gi = 0; gi < groups; gi++)
-      native.gemm(
-        coutG,
-        k,
-        len,
-        wd.subarray(gi * coutG * k, (gi + 1) * coutG * k),
-        false,
-        col.subarray(gi * k * len, (gi + 1) * k * len),
-        false,
-        y.subarray(gi * coutG * len, (gi + 1) * coutG * len),
-        bias ? bias.data.subarray(gi * coutG, (gi + 1) * coutG) : null,
-      );
+  // Group gi's block of an array holding `groups` equal blocks.
+  const part = (a: Float32Array, gi: number) => a.subarray((gi * a.length) / groups, ((gi + 1) * a.length) / groups);
+  const eachGroup = (body: (gi: number) => void) => {
+    if (len > 0) for (let gi = 0; gi < groups; gi++) body(gi);
+  };
+  const colG = col.subarray(0, groups * k * len); // (the identity case's x is exactly that long)
+  eachGroup((gi) => native.gemm(coutG, k, len, part(wd, gi), false, part(colG, gi), false, part(y, gi), bias ? part(bias.data, gi) : null));
   const inputs = bias ? [x, w, bias] : [x, w];
   return opResult(y, [cout, g.oh, g.ow, g.n], inputs, 'conv2d(grouped)', (grad) => {
     if (x.requiresGrad) {
       const dcol = new Float32Array(groups * k * len);
-      if (len > 0)
-        for (let gi = 0; gi < groups; gi++)
-          native.gemm(
-            k,
-            coutG,
-            len,
-            wd.subarray(gi * coutG * k, (gi + 1) * coutG * k),
-            true,
-            grad.subarray(gi * coutG * len, (gi + 1) * coutG * len),
-            false,
-            dcol.subarray(gi * k * len, (gi + 1) * k * len),
-          );
+      eachGroup((gi) => native.gemm(k, coutG, len, part(wd, gi), true, part(grad, gi), false, part(dcol, gi)));
       if (identity) accumulateOwnedGrad(x, dcol);
       else {
         const dx = new Float32Array(x.size);
@@ -267,18 +250,7 @@ function groupedConv(x: Tensor, w: Parameter, bias: Parameter | null, g: ConvGeo
     }
     if (w.requiresGrad) {
       const dw = new Float32Array(w.size);
-      if (len > 0)
-        for (let gi = 0; gi < groups; gi++)
-          native.gemm(
-            coutG,
-            len,
-            k,
-            grad.subarray(gi * coutG * len, (gi + 1) * coutG * len),
-            false,
-            col.subarray(gi * k * len, (gi + 1) * k * len),
-            true,
-            dw.subarray(gi * coutG * k, (gi + 1) * coutG * k),
-          );
+      eachGroup((gi) => native.gemm(coutG, len, k, part(grad, gi), false, part(colG, gi), true, part(dw, gi)));
       const mask = w.mask;
       if (mask) for (let i = 0; i < dw.length; i++) if (mask[i] === 0) dw[i] = 0;
       accumulateOwnedGrad(w, dw);
