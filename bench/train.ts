@@ -19,6 +19,7 @@
  * --tfjs-full, --batch N (64), --data DIR, --models a,b,c, --quick (subset, 1 epoch: a smoke run).
  */
 import { cpus } from 'node:os';
+import { args } from './common/args.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,18 +43,10 @@ interface Options {
 
 function parseOptions(argv: string[]): Options {
   const o: Options = { epochsLenet: 10, epochsCnn: 5, timingEpochs: 2, tfjsSteps: 200, tfjsCnnSteps: 3, tfjsFull: false, batch: 64, models: ['lenet300', 'lenet300-sparse90', 'cnn'], quick: false, schedule: 'cosine' };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const next = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${a} needs a value`);
-      return v;
-    };
-    const int = () => {
-      const v = Number(next());
-      if (!Number.isInteger(v) || v < 0) throw new Error(`${a} needs a non-negative integer`);
-      return v;
-    };
+  for (const arg of args(argv)) {
+    const a = arg.name;
+    const next = arg.value;
+    const int = arg.int;
     if (a === '--epochs-lenet') o.epochsLenet = int();
     else if (a === '--epochs-cnn') o.epochsCnn = int();
     else if (a === '--timing-epochs') o.timingEpochs = int();

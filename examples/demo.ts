@@ -8,6 +8,7 @@
  *   npm run demo            (SPARSENN_ISA=scalar|avx2|avx512 forces a kernel path)
  */
 import { trainingDemo } from './training-demo.js';
+import { pruningDemo } from './pruning-demo.js';
 import { BsrMatrix, capabilities, CsrMatrix, matmul, matmulAsync, Matrix, NmMatrix, type AnyMatrix } from '../lib/index.js';
 
 const M = 3072;
@@ -109,6 +110,7 @@ async function main(): Promise<void> {
   console.log('Benchmarks against onnxruntime-node: npm run bench:kernels');
 
   await trainingDemo();
+  await pruningDemo();
 }
 
 main().catch((err) => {

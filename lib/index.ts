@@ -29,6 +29,7 @@ export {
   type ErrorCode,
 } from './errors.js';
 export * from './nn/index.js';
+export * from './prune/index.js';
 export {
   saveModel,
   saveModelSync,

@@ -3,6 +3,7 @@ export { Tensor, noGrad, isGradEnabled, type GradNode } from './tensor.js';
 export { Parameter, type MaskPattern } from './parameter.js';
 export { Module, type ModuleConfig, type StateEntry } from './module.js';
 export { Graph, type GraphValue } from './graph.js';
+export { addForwardHook, withForwardHooks, type ForwardHook } from './hooks.js';
 export { moduleFromConfig, registerModuleType } from './registry.js';
 export { Sequential } from './layers/sequential.js';
 export { Linear, type LinearOptions } from './layers/linear.js';

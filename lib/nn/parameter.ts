@@ -32,6 +32,14 @@ export class Parameter extends Tensor {
    */
   private compact: Float32Array | null = null;
   private compactVersion = -1;
+  /**
+   * When true, backward passes also add the full dense weight gradient, pruned positions
+   * included, to {@link denseGrad}. Dynamic sparse training (RigL's grow step) sets it for the
+   * update steps only: on sparse-executed layers it costs a dense GEMM.
+   */
+  captureDenseGrad = false;
+  /** The captured dense gradient (see captureDenseGrad); whoever set the flag clears this. */
+  denseGrad: Float32Array | null = null;
 
   constructor(data: Float32Array, shape: readonly number[]) {
     super(data, shape, true);
@@ -139,6 +147,13 @@ export class Parameter extends Tensor {
     const spare = this.spareGrad;
     this.spareGrad = null;
     return spare ? spare.fill(0) : new Float32Array(this.size);
+  }
+
+  /** Adds a dense gradient (pruned positions included) to denseGrad, if capture is on. */
+  captureDense(dw: Float32Array): void {
+    if (!this.captureDenseGrad) return;
+    if (this.denseGrad === null) this.denseGrad = dw.slice();
+    else for (let i = 0; i < dw.length; i++) this.denseGrad[i]! += dw[i]!;
   }
 
   /** Fraction of weights kept (1 without a mask). */

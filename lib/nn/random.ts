@@ -61,10 +61,12 @@ export class Random {
   }
 
   #init(): void {
-    // Two splitmix32 sequences, one per key word: s0 and s2 are bijective in k0, s1 and s3 in
-    // k1, so distinct keys give distinct states.
-    let a = this.#k0;
-    let b = this.#k1 ^ 0x6a09e667;
+    // Two Feistel rounds mix the key words so both seeds words reach every state word (the
+    // first output depends on s1 alone, so s1 must depend on the low word, where small seeds
+    // live); the rounds are a bijection, and two splitmix32 sequences then fill s0, s2 from a
+    // and s1, s3 from b, so distinct keys still give distinct states.
+    let b = (this.#k1 ^ fmix32(this.#k0 ^ 0x6a09e667)) >>> 0;
+    let a = (this.#k0 ^ fmix32(b ^ 0xbb67ae85)) >>> 0;
     const next = (st: number): [number, number] => {
       st = (st + 0x9e3779b9) >>> 0;
       return [st, fmix32(st)];

@@ -35,15 +35,20 @@ function referenceXoshiro(state: Uint32Array): () => number {
   };
 }
 
-/** The documented seeding: splitmix32 over the seed's low word (s0, s2) and high word (s1, s3). */
+/**
+ * The documented seeding: two Feistel rounds (fmix32) mix the seed's low and high words into
+ * a and b, then splitmix32 over a (s0, s2) and b (s1, s3).
+ */
 function referenceState(seed: number): Uint32Array {
   const fmix = (h: number) => {
     h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
     h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
     return (h ^ (h >>> 16)) >>> 0;
   };
-  let a = seed >>> 0;
-  let b = (Math.floor(seed / 4294967296) >>> 0) ^ 0x6a09e667;
+  const lo = seed >>> 0;
+  const hi = Math.floor(seed / 4294967296) >>> 0;
+  let b = (hi ^ fmix(lo ^ 0x6a09e667)) >>> 0;
+  let a = (lo ^ fmix(b ^ 0xbb67ae85)) >>> 0;
   const out = new Uint32Array(4);
   a = (a + 0x9e3779b9) >>> 0;
   out[0] = fmix(a);

@@ -251,6 +251,7 @@ function groupedConv(x: Tensor, w: Parameter, bias: Parameter | null, g: ConvGeo
     if (w.requiresGrad) {
       const dw = new Float32Array(w.size);
       eachGroup((gi) => native.gemm(coutG, len, k, part(grad, gi), false, part(colG, gi), true, part(dw, gi)));
+      w.captureDense(dw);
       const mask = w.mask;
       if (mask) for (let i = 0; i < dw.length; i++) if (mask[i] === 0) dw[i] = 0;
       accumulateOwnedGrad(w, dw);

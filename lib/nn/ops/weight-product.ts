@@ -72,6 +72,7 @@ function denseProduct(x: Tensor, w: Parameter, bias: Parameter | null, rows: num
     if (x.requiresGrad) accumulateOwnedGrad(x, native.gemm(cols, rows, n, wAtForward, true, g, false, float32Uninit(cols * n)));
     if (w.requiresGrad) {
       const dw = native.gemm(rows, n, cols, g, false, x.data, true, float32Uninit(rows * cols));
+      w.captureDense(dw);
       const mask = w.mask;
       if (mask) for (let i = 0; i < dw.length; i++) if (mask[i] === 0) dw[i] = 0;
       accumulateOwnedGrad(w, dw);
@@ -124,7 +125,10 @@ function sparseProduct(x: Tensor, w: Parameter, bias: Parameter | null, rows: nu
       cache.stamp++;
     }
     if (x.requiresGrad) accumulateOwnedGrad(x, native.matmulTransposed(cache.handle, g, n, float32Uninit(cols * n)));
-    if (w.requiresGrad) w.accumulateKeptGrad(native.sddmm(cache.handle, g, x.data, n), true);
+    if (w.requiresGrad) {
+      w.accumulateKeptGrad(native.sddmm(cache.handle, g, x.data, n), true);
+      if (w.captureDenseGrad) w.captureDense(native.gemm(rows, n, cols, g, false, x.data, true, float32Uninit(rows * cols)));
+    }
     if (bias?.requiresGrad) accumulateOwnedGrad(bias, rowSums(g, rows, n));
   });
 }

@@ -64,6 +64,36 @@ export abstract class Optimizer {
     for (const p of this.params) p.zeroGrad();
   }
 
+  /**
+   * Zeroes the per-weight state (momentum, moments) of the entries `indices` (flat indices into
+   * p) that p's mask keeps: for weights that restart, such as connections regrown by dynamic
+   * sparse training that were also kept before (a mask change alone keeps their state).
+   */
+  resetEntries(p: Parameter, indices: Iterable<number>): void {
+    if (!this.state.has(p)) return;
+    const st = this.stateOf(p);
+    const kept = st.indices;
+    for (const i of indices) {
+      let pos = i;
+      if (kept) {
+        // binary search in the sorted kept indices
+        let lo = 0;
+        let hi = kept.length - 1;
+        pos = -1;
+        while (lo <= hi) {
+          const mid = (lo + hi) >>> 1;
+          if (kept[mid]! < i) lo = mid + 1;
+          else if (kept[mid]! > i) hi = mid - 1;
+          else {
+            pos = mid;
+            break;
+          }
+        }
+      }
+      if (pos >= 0 && pos < (kept ? kept.length : p.size)) for (const b of st.buffers) b[pos] = 0;
+    }
+  }
+
   /** Forgets all state (momentum, moments, step counts). */
   reset(): void {
     this.state.clear();

@@ -57,6 +57,11 @@ export interface Callback {
   onTrainBegin?(ctx: TrainContext): void;
   onEpochBegin?(epoch: number, ctx: TrainContext): void;
   onStepBegin?(info: StepInfo, ctx: TrainContext): void;
+  /**
+   * After backward(), before gradient clipping and the optimizer step: the gradients of this
+   * batch are in place (regularisers add their terms here; `info.loss` is already set).
+   */
+  onAfterBackward?(info: StepInfo, ctx: TrainContext): void;
   /** After the optimizer step (weights updated). */
   onStepEnd?(info: StepInfo, ctx: TrainContext): void;
   onEpochEnd?(logs: EpochLogs, ctx: TrainContext): void;
@@ -156,9 +161,10 @@ export async function fit(model: Module, data: Dataset, opts: FitOptions): Promi
         const out = model.forward(x);
         const loss = lossFn(out, batch.y);
         loss.backward();
+        info.loss = loss.item();
+        for (const cb of callbacks) cb.onAfterBackward?.(info, ctx);
         if (opts.clipGradNorm !== undefined) clipGradNorm(optimizer.params, opts.clipGradNorm);
         optimizer.step();
-        info.loss = loss.item();
         lossSum += info.loss * batch.size;
         correct += countCorrect(out, batch.y);
         seen += batch.size;
