@@ -117,6 +117,20 @@ export abstract class Module {
     return this.train(false);
   }
 
+  /**
+   * Runs `fn` with every module in eval mode, then restores each module's own mode (a
+   * submodule the user froze in eval mode stays so; train(wasTraining) would flatten them).
+   */
+  inEvalMode<T>(fn: () => T): T {
+    const modes = this.namedModules().map(([, m]) => [m, m.training] as const);
+    this.eval();
+    try {
+      return fn();
+    } finally {
+      for (const [m, mode] of modes) m.training = mode;
+    }
+  }
+
   /** Parameters and buffers by full name, copied. Masks are in masks(). */
   stateDict(): Record<string, StateEntry> {
     const out: Record<string, StateEntry> = {};

@@ -144,10 +144,8 @@ export function runCalibration(
 ): number {
   if (!(model instanceof Module)) throw new SparsennTypeError('ERR_TYPE', `${who} needs a Module as the model`);
   checkCalibration(calibration, who);
-  const flags = model.namedModules().map(([, m]) => [m, m.training] as const);
-  model.eval();
   let seen = 0;
-  try {
+  model.inEvalMode(() =>
     noGrad(() =>
       withForwardHooks(new Set(modules), hook, () => {
         for (const batch of calibrationBatches(calibration, who)) {
@@ -155,10 +153,8 @@ export function runCalibration(
           seen += batch.size;
         }
       }),
-    );
-  } finally {
-    for (const [m, training] of flags) m.training = training;
-  }
+    ),
+  );
   return seen;
 }
 

@@ -3,12 +3,16 @@
  *
  * - magnitude |w| (Han et al. 2015);
  * - random (the control every paper needs);
- * - first-order Taylor |w * dL/dw| with the gradient averaged over calibration batches
- *   (Molchanov et al. 2019); at initialisation this is SNIP's connection sensitivity
- *   (Lee et al. 2019), hence {@link snip} as an alias;
+ * - first-order Taylor (Molchanov et al. 2019): the loss change of removing w is about
+ *   -w * dL/dw; the score is its magnitude averaged over calibration batches, mean_b |w * g_b|
+ *   (averaging |.| per batch, not the gradient first: near a minimum the mean gradient is
+ *   mostly noise);
+ * - SNIP (Lee et al. 2019): connection sensitivity |w * mean_b g_b| at initialisation;
  * - second-order OBD (LeCun et al. 1990): the loss increase of removing w_i is
- *   1/2 * H_ii * w_i^2, with H_ii estimated by the diagonal empirical Fisher, the mean of the
- *   squared gradient over calibration batches;
+ *   1/2 * H_ii * w_i^2, with H_ii estimated by the diagonal empirical Fisher, the mean squared
+ *   gradient. The gradients are per calibration batch, so with batchSize > 1 this is the
+ *   batch-level Fisher (mean^2 + variance / batchSize); calibration batchSize: 1 gives the
+ *   per-sample one;
  * - movement (Sanh et al. 2020): -sum over fine-tuning steps of w * dL/dw, accumulated by the
  *   criterion's own fit() callback: weights moving away from zero score high.
  *
@@ -17,6 +21,7 @@
  */
 import { SparsennTypeError } from '../errors.js';
 import { calibrationBatches } from './calibration.js';
+import { pruneTargets } from './targets.js';
 import { crossEntropy } from '../nn/ops/loss.js';
 import { Random } from '../nn/random.js';
 import { Tensor } from '../nn/tensor.js';
@@ -28,7 +33,13 @@ import type { CalibrationOptions, Criterion, PruneTarget, ScoreContext } from '.
 export function magnitude(): Criterion {
   return {
     name: 'magnitude',
-    score: (targets) => targets.map((t) => Float32Array.from(t.param.data, Math.abs)),
+    score: (targets) =>
+      targets.map((t) => {
+        const w = t.param.data;
+        const s = new Float32Array(w.length);
+        for (let i = 0; i < w.length; i++) s[i] = Math.abs(w[i]!);
+        return s;
+      }),
   };
 }
 
@@ -55,53 +66,62 @@ export function forEachCalibrationGradient(model: Module, targets: readonly Prun
   const batches = [...calibrationBatches(calib!, who)]; // validates (a missing calibration throws)
   const lossFn = calib!.loss ?? ((out: Tensor, y: Int32Array) => crossEntropy(out, y));
   const params = model.parameters();
-  const wasTraining = model.training;
-  model.eval();
+  // the caller's gradients (e.g. mid-step) are put back afterwards
+  const saved = params.map((p) => (p.hasGrad() ? p.grad!.slice() : null));
   try {
-    for (const batch of batches) {
-      for (const p of params) p.zeroGrad();
-      lossFn(model.forward(new Tensor(batch.x, batch.shape)), batch.y).backward();
-      targets.forEach((t, i) => {
-        const g = t.param.grad;
-        if (g) visit(i, g);
-      });
-    }
+    model.inEvalMode(() => {
+      for (const batch of batches) {
+        for (const p of params) p.zeroGrad();
+        lossFn(model.forward(new Tensor(batch.x, batch.shape)), batch.y).backward();
+        targets.forEach((t, i) => {
+          const g = t.param.grad;
+          if (g) visit(i, g);
+        });
+      }
+    });
   } finally {
-    for (const p of params) p.zeroGrad();
-    model.train(wasTraining);
+    params.forEach((p, i) => {
+      p.zeroGrad();
+      if (saved[i]) p.grad = saved[i];
+    });
   }
   return batches.length;
 }
 
-/** Mean gradient per target over the calibration batches (float64 sums). */
-function meanGradients(targets: readonly PruneTarget[], ctx: ScoreContext, who: string): Float64Array[] {
+/**
+ * Per target, the mean over calibration batches of f(w_j, g_j) for every weight j (float64
+ * sums), as Float32 scores.
+ */
+function batchMean(targets: readonly PruneTarget[], ctx: ScoreContext, who: string, f: (w: number, g: number) => number, post: (mean: number, w: number) => number = (m) => m): Float32Array[] {
   const sums = targets.map((t) => new Float64Array(t.param.size));
-  const n = forEachCalibrationGradient(ctx.model, targets, ctx.calibration, (i, g) => {
-    const s = sums[i]!;
-    for (let j = 0; j < g.length; j++) s[j]! += g[j]!;
-  }, who);
-  for (const s of sums) for (let j = 0; j < s.length; j++) s[j]! /= Math.max(n, 1);
-  return sums;
-}
-
-/** First-order Taylor: |w * mean dL/dw| over calibration batches. */
-export function taylor(): Criterion {
-  return {
-    name: 'taylor',
-    score: (targets, ctx) => {
-      const grads = meanGradients(targets, ctx, 'taylor');
-      return targets.map((t, i) => {
-        const w = t.param.data;
-        const g = grads[i]!;
-        return Float32Array.from(w, (v, j) => Math.abs(v * g[j]!));
-      });
+  const n = forEachCalibrationGradient(
+    ctx.model,
+    targets,
+    ctx.calibration,
+    (i, g) => {
+      const s = sums[i]!;
+      const w = targets[i]!.param.data;
+      for (let j = 0; j < g.length; j++) s[j]! += f(w[j]!, g[j]!);
     },
-  };
+    who,
+  );
+  return targets.map((t, i) => {
+    const s = sums[i]!;
+    const w = t.param.data;
+    const out = new Float32Array(s.length);
+    for (let j = 0; j < s.length; j++) out[j] = post(s[j]! / Math.max(n, 1), w[j]!);
+    return out;
+  });
 }
 
-/** SNIP (Lee et al. 2019): the Taylor score |w * dL/dw|, used at initialisation. */
+/** First-order Taylor: mean over calibration batches of |w * dL/dw|. */
+export function taylor(): Criterion {
+  return { name: 'taylor', score: (targets, ctx) => batchMean(targets, ctx, 'taylor', (w, g) => Math.abs(w * g)) };
+}
+
+/** SNIP (Lee et al. 2019): |w * mean dL/dw| over the calibration batches, used at initialisation. */
 export function snip(): Criterion {
-  return { ...taylor(), name: 'snip' };
+  return { name: 'snip', score: (targets, ctx) => batchMean(targets, ctx, 'snip', (_w, g) => g, (meanG, w) => Math.abs(w * meanG)) };
 }
 
 /**
@@ -109,21 +129,7 @@ export function snip(): Criterion {
  * diagonal empirical Fisher, which approximates the Hessian's diagonal near a minimum).
  */
 export function obd(): Criterion {
-  return {
-    name: 'obd',
-    score: (targets, ctx) => {
-      const fisher = targets.map((t) => new Float64Array(t.param.size));
-      const n = forEachCalibrationGradient(ctx.model, targets, ctx.calibration, (i, g) => {
-        const f = fisher[i]!;
-        for (let j = 0; j < g.length; j++) f[j]! += g[j]! * g[j]!;
-      }, 'obd');
-      return targets.map((t, i) => {
-        const w = t.param.data;
-        const f = fisher[i]!;
-        return Float32Array.from(w, (v, j) => 0.5 * (f[j]! / Math.max(n, 1)) * v * v);
-      });
-    },
-  };
+  return { name: 'obd', score: (targets, ctx) => batchMean(targets, ctx, 'obd', (_w, g) => g * g, (fisher, w) => 0.5 * fisher * w * w) };
 }
 
 /** Movement pruning's criterion and the callback that accumulates its scores during fit(). */
@@ -142,13 +148,18 @@ export function movement(): MovementCriterion {
   let scores = new Map<object, Float64Array>();
   const tracker: Callback = {
     onAfterBackward: (_info, ctx) => {
-      for (const p of ctx.optimizer.params) {
-        const g = p.grad;
+      // weights of Linear/Conv2d only, read without expanding a compact (sparse-kernel) gradient
+      for (const t of pruneTargets(ctx.model)) {
+        const p = t.param;
+        const active = p.mask ? p.maskPattern().active : null;
+        const g = p.gradFor(active);
         if (!g) continue;
         let s = scores.get(p);
         if (!s) scores.set(p, (s = new Float64Array(p.size)));
         const w = p.data;
-        for (let j = 0; j < g.length; j++) s[j]! -= w[j]! * g[j]!;
+        const v = g.values;
+        if (g.compact) for (let k = 0; k < v.length; k++) s[active![k]!]! -= w[active![k]!]! * v[k]!;
+        else for (let j = 0; j < v.length; j++) s[j]! -= w[j]! * v[j]!;
       }
     },
   };

@@ -131,20 +131,19 @@ function checkShapes(sampleShape: unknown): number[][] {
 /** Runs the model once on zeros with hooks on every leaf module; restores modes and hooks. */
 function trace(model: Module, shapes: number[][], leaves: Map<Module, string>): Trace {
   const calls: Call[] = [];
-  const modes = model.namedModules().map(([, m]) => [m, m.training] as const);
   const removers: Array<() => void> = [];
-  try {
-    model.eval();
-    for (const [m, name] of leaves)
-      removers.push(addForwardHook(m, (mod, inputs, output) => calls.push({ module: mod, name, inputs: [...inputs], output })));
-    // requiresGrad on the input makes every op downstream record its inputs (see the file note).
-    const inputs = shapes.map((s) => Tensor.zeros([...s, 2], true));
-    const outputs = model instanceof Graph ? Object.values(model.run(inputs)) : [model.forward(...inputs)];
-    return { calls, outputs };
-  } finally {
-    for (const r of removers) r();
-    for (const [m, mode] of modes) m.training = mode;
-  }
+  return model.inEvalMode(() => {
+    try {
+      for (const [m, name] of leaves)
+        removers.push(addForwardHook(m, (mod, inputs, output) => calls.push({ module: mod, name, inputs: [...inputs], output })));
+      // requiresGrad on the input makes every op downstream record its inputs (see the file note).
+      const inputs = shapes.map((s) => Tensor.zeros([...s, 2], true));
+      const outputs = model instanceof Graph ? Object.values(model.run(inputs)) : [model.forward(...inputs)];
+      return { calls, outputs };
+    } finally {
+      for (const r of removers) r();
+    }
+  });
 }
 
 // ------------------------------------------------------------------------ the analysis ----

@@ -76,16 +76,17 @@ function dst(method: 'set' | 'rigl', model: Module, opts: DstOptions): DynamicSp
       if (k === 0) return 0;
       const w = p.data;
       // drop: the k kept weights of smallest magnitude (ties: lower index first)
-      const dropScore = new Float64Array(p.size).fill(-Infinity);
-      for (const i of active) dropScore[i] = -Math.abs(w[i]!);
+      const dropScore = new Float64Array(active.length);
+      for (let a = 0; a < active.length; a++) dropScore[a] = -Math.abs(w[active[a]!]!);
       const dropped = topK(dropScore, k);
-      for (let i = 0; i < p.size; i++) if (dropped[i]) mask[i] = 0;
+      for (let a = 0; a < active.length; a++) if (dropped[a]) mask[active[a]!] = 0;
       // grow: k among the weights not kept now (just-dropped ones included, as in RigL)
       let grow: Int32Array;
       if (method === 'rigl') {
         const g = p.denseGrad;
         if (!g) throw new SparsennTypeError('ERR_TYPE', `RigL: no dense gradient was captured for ${t.name}; is the layer used in the forward pass?`);
-        const growScore = Float64Array.from(g, (v, i) => (mask[i] ? -Infinity : Math.abs(v)));
+        const growScore = new Float64Array(p.size);
+        for (let i = 0; i < p.size; i++) growScore[i] = mask[i] ? -Infinity : Math.abs(g[i]!);
         const chosen = topK(growScore, k);
         grow = new Int32Array(k);
         let c = 0;
@@ -133,6 +134,7 @@ function dst(method: 'set' | 'rigl', model: Module, opts: DstOptions): DynamicSp
       }
     },
     onTrainEnd: releaseDense,
+    onTrainAbort: releaseDense,
   };
 }
 

@@ -20,7 +20,8 @@ import type { Module } from '../nn/module.js';
 import type { Parameter } from '../nn/parameter.js';
 import { Random } from '../nn/random.js';
 import type { Callback, StepInfo, TrainContext } from '../nn/train/fit.js';
-import { andMask, checkLambda, layerResult, pruneResult, resolveTargets, rowBias, rowsOf, type TargetsOrModel } from './regularize.js';
+import { andMask, checkLambda, layerResult, pruneResult, resolveTargets, rowBias, type TargetsOrModel } from './regularize.js';
+import { paramDims } from './targets.js';
 import type { PruneResult, PruneTarget } from './types.js';
 
 /** Temperature β of the hard-concrete distribution (the paper's value). */
@@ -139,7 +140,7 @@ export class L0Gates implements Callback {
     const init = this.rng.fork(0);
     const mean = Math.log(1 - drop) - Math.log(drop);
     this.states = this.targets.map((target) => {
-      const { rows, cols } = rowsOf(target.param);
+      const { rows, cols } = paramDims(target.param);
       const gates = this.granularity === 'row' ? rows : target.param.size;
       const bias = this.granularity === 'row' ? rowBias(target) : null;
       const logAlpha = new Float64Array(gates);
@@ -317,6 +318,11 @@ export class L0Gates implements Callback {
   }
 
   /** Training ended (or stopped): make sure the parameters hold θ. */
+  /** After a failed step the weights may still be gated: put θ back. */
+  onTrainAbort(): void {
+    if (this.phase !== 'finalized') this.restore();
+  }
+
   onTrainEnd(): void {
     if (this.phase !== 'finalized') this.restore();
   }

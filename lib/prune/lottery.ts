@@ -123,6 +123,8 @@ export async function iterativePruning(model: Module, opts: IterativePruningOpti
     if (i > 0 && s < opts.sparsities[i - 1]!) throw new IndexRangeError('ERR_RANGE', 'sparsities must be ascending');
   });
   const rewind = opts.rewind ?? 'init';
+  if (rewind !== 'init' && rewind !== 'none' && !(typeof rewind === 'object' && rewind !== null && 'step' in rewind))
+    throw new SparsennTypeError('ERR_TYPE', `rewind must be 'init', 'none' or { step: k }, got ${JSON.stringify(rewind)}`);
   const step = rewind === 'init' ? 0 : rewind === 'none' ? null : rewind.step;
   const ckpt = step === null ? null : rewindCheckpoint(model, { step });
   const pruner = new Pruner(model, { scope: 'global', ...opts.pruner });

@@ -121,8 +121,13 @@ export class Pruner {
     const scores = this.criterion.score(this.targets, { model: this.model, calibration: this.calibration });
     if (!Array.isArray(scores) || scores.length !== this.targets.length) throw new SparsennTypeError('ERR_TYPE', `criterion ${this.criterion.name} returned ${scores?.length} score arrays for ${this.targets.length} targets`);
     this.targets.forEach((t, i) => {
-      if (!(scores[i] instanceof Float32Array) || scores[i].length !== t.param.size)
-        throw new SparsennTypeError('ERR_TYPE', `criterion ${this.criterion.name} gave ${t.name} ${scores[i]?.length} scores, expected ${t.param.size}`);
+      const sc = scores[i];
+      if (!(sc instanceof Float32Array) || sc.length !== t.param.size)
+        throw new SparsennTypeError('ERR_TYPE', `criterion ${this.criterion.name} gave ${t.name} ${sc?.length} scores, expected ${t.param.size}`);
+      // NaN has no rank (it would silently empty a layer); -Infinity means "prune first"
+      for (let j = 0; j < sc.length; j++)
+        if (Number.isNaN(sc[j]) || sc[j] === Infinity)
+          throw new IndexRangeError('ERR_RANGE', `criterion ${this.criterion.name} scored ${t.name}[${j}] as ${sc[j]}; scores must be finite (or -Infinity); are the weights or gradients finite?`);
     });
     const s = this.structure;
     if (s.kind === 'nm') {
@@ -185,18 +190,20 @@ export class Pruner {
   /** Prunes each target alone at each level, measures the metric, restores. */
   private scanSensitivity(metric: (m: Module) => number, levels: number[], scores: Float32Array[], sizes: number[], sparsity: number, lo: number[]): number[] {
     const s = this.structure as GroupedStructure;
-    const base = metric(this.model);
+    const base = this.model.inEvalMode(() => metric(this.model));
     const curves = this.targets.map((t, i) => {
       const data = t.param.data.slice();
       const mask = t.param.mask ? Uint8Array.from(t.param.mask) : null;
       const groupScores = s.groupScores(t, scores[i]!);
-      const curve = levels.map((level) => {
-        this.keepTop(t, s, groupScores, Math.max(1 - level, lo[i]!));
-        return metric(this.model);
-      });
-      t.param.setMask(mask);
-      t.param.data.set(data);
-      return curve;
+      try {
+        return levels.map((level) => {
+          this.keepTop(t, s, groupScores, Math.max(1 - level, lo[i]!));
+          return this.model.inEvalMode(() => metric(this.model));
+        });
+      } finally {
+        t.param.setMask(mask);
+        t.param.data.set(data);
+      }
     });
     return allocateBySensitivity(sizes, levels, base, curves, sparsity, lo.map((l) => 1 - l));
   }

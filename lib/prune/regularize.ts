@@ -14,7 +14,7 @@ import { Linear } from '../nn/layers/linear.js';
 import { Module } from '../nn/module.js';
 import { Parameter } from '../nn/parameter.js';
 import type { Callback, TrainContext } from '../nn/train/fit.js';
-import { pruneTargets } from './targets.js';
+import { paramDims, pruneTargets } from './targets.js';
 import type { LayerPruneResult, PruneResult, PruneTarget } from './types.js';
 
 /** Explicit targets, or a model whose every Linear/Conv2d weight is a target. */
@@ -45,16 +45,11 @@ function describe(v: unknown): string {
   return typeof v === 'object' ? (v.constructor?.name ?? 'object') : typeof v;
 }
 
-/** A target seen as rows x cols (rows = shape[0]). */
-export function rowsOf(p: Parameter): { rows: number; cols: number } {
-  const rows = p.shape.length === 0 ? 1 : p.shape[0]!;
-  return { rows, cols: rows === 0 ? 0 : p.size / rows };
-}
 
 /** The bias of the target's module when it has one entry per row of the weight, else null. */
 export function rowBias(t: PruneTarget): Parameter | null {
   const b = (t.module as unknown as { bias?: unknown }).bias;
-  return b instanceof Parameter && b !== t.param && b.size === rowsOf(t.param).rows ? b : null;
+  return b instanceof Parameter && b !== t.param && b.size === paramDims(t.param).rows ? b : null;
 }
 
 /** A penalty weight: a finite number >= 0. */
@@ -86,7 +81,7 @@ function addToGrad(p: Parameter, f: (i: number) => number): void {
 
 /** Euclidean norm of each row, in float64. */
 export function rowNorms(p: Parameter): Float64Array {
-  const { rows, cols } = rowsOf(p);
+  const { rows, cols } = paramDims(p);
   const w = p.data;
   const out = new Float64Array(rows);
   for (let r = 0; r < rows; r++) {
@@ -112,7 +107,7 @@ export function groupLassoPenalty(targetsOrModel: TargetsOrModel, lambda: number
   checkLambda(lambda, 'groupLassoPenalty');
   let s = 0;
   for (const t of resolveTargets(targetsOrModel, 'groupLassoPenalty')) {
-    const scale = Math.sqrt(rowsOf(t.param).cols);
+    const scale = Math.sqrt(paramDims(t.param).cols);
     for (const n of rowNorms(t.param)) s += scale * n;
   }
   return lambda * s;
@@ -131,7 +126,7 @@ export function addL1Gradient(targets: readonly PruneTarget[], lambda: number): 
 /** Adds λ·sqrt(cols)·w_row/‖w_row‖ to each row's gradient (0 for a row of norm 0). */
 export function addGroupLassoGradient(targets: readonly PruneTarget[], lambda: number): void {
   for (const { param: p } of targets) {
-    const { cols } = rowsOf(p);
+    const { cols } = paramDims(p);
     const coef = rowNorms(p).map((n) => (n > 0 ? (lambda * Math.sqrt(cols)) / n : 0));
     const w = p.data;
     addToGrad(p, (i) => coef[Math.floor(i / cols)]! * w[i]!);
@@ -158,7 +153,7 @@ export function proximalL1(targets: readonly PruneTarget[], step: number): void 
  */
 export function proximalGroupLasso(targets: readonly PruneTarget[], step: number): void {
   for (const { param: p } of targets) {
-    const { cols } = rowsOf(p);
+    const { cols } = paramDims(p);
     const norms = rowNorms(p);
     const w = p.data;
     for (let r = 0; r < norms.length; r++) {
@@ -331,7 +326,7 @@ export function thresholdToMask(targetsOrModel: TargetsOrModel, opts: ThresholdO
       const w = p.data;
       for (let i = 0; i < w.length; i++) keep[i] = Math.abs(w[i]!) > thr ? 1 : 0;
     } else {
-      const { cols } = rowsOf(p);
+      const { cols } = paramDims(p);
       const norms = rowNorms(p);
       const bias = rowBias(t);
       const keepBias = new Uint8Array(norms.length);

@@ -104,19 +104,15 @@ export function detectStructure(kept: Uint8Array, rows: number, cols: number): s
 function tracePositions(model: Module, targets: readonly PruneTarget[], sampleShape: number[]): Map<Module, number> {
   const positions = new Map<Module, number>();
   const size = sampleShape.reduce((a, b) => a * b, 1);
-  const wasTraining = model.training;
-  model.eval();
-  try {
+  model.inEvalMode(() =>
     noGrad(() =>
       withForwardHooks(
         targets.map((t) => t.module),
         (m, _in, out) => positions.set(m, out.size / out.batch / (m as Conv2d | { weight: { shape: number[] } }).weight.shape[0]!),
         () => model.forward(new Tensor(new Float32Array(size), [...sampleShape, 1])),
       ),
-    );
-  } finally {
-    model.train(wasTraining);
-  }
+    ),
+  );
   return positions;
 }
 

@@ -70,6 +70,7 @@ export function constantSparsity(pruner: Pruner, sparsity: number, opts: Constan
   const end = opts.endStep === undefined ? Infinity : checkStep(opts.endStep, 'endStep');
   const dt = checkStep(opts.frequency ?? 100, 'frequency');
   if (dt < 1) throw new IndexRangeError('ERR_RANGE', 'frequency must be >= 1');
+  if (end < t0) throw new IndexRangeError('ERR_RANGE', `endStep (${end}) is before beginStep (${t0}): the schedule would never prune`);
   return scheduleCallback(pruner, (t) => (t >= t0 && t <= end && (t - t0) % dt === 0 ? sparsity : null));
 }
 

@@ -4,6 +4,7 @@
  * sparse from the first step still propagates its signal (s * sigma_w^2 = 2 for ReLU, see
  * sparseKaiming). The starting point of static sparse training and of SET / RigL.
  */
+import { SparsennTypeError } from '../errors.js';
 import type { Module } from '../nn/module.js';
 import { sparseKaiming, type Nonlinearity } from '../nn/init.js';
 import { Random } from '../nn/random.js';
@@ -16,7 +17,7 @@ export interface SparseMaskInitOptions extends TargetOptions {
   /** 'uniform' (every layer at `sparsity`, default) or 'erk'. */
   distribution?: 'uniform' | 'erk';
   seed?: number;
-  /** Nonlinearity after the hidden layers (default 'relu'); the last target uses 'linear'. */
+  /** Nonlinearity after the hidden layers (default 'relu'); the model's last layer uses 'linear'. */
   nonlinearity?: Nonlinearity;
   /** Connectivity guard, as in the Pruner (default 1). */
   minFanOut?: number;
@@ -26,7 +27,12 @@ export interface SparseMaskInitOptions extends TargetOptions {
 /** Random exact-count masks and variance-corrected weights; returns the sparsities reached. */
 export function sparseInit(model: Module, opts: SparseMaskInitOptions): PruneResult {
   checkSparsity(opts.sparsity);
+  if (opts.distribution !== undefined && opts.distribution !== 'uniform' && opts.distribution !== 'erk')
+    throw new SparsennTypeError('ERR_TYPE', `distribution must be 'uniform' or 'erk', got ${String(opts.distribution)}`);
   const targets = opts.targets ?? pruneTargets(model, opts);
+  // the model's last layer produces the output (linear gain), whichever layers are targets
+  const all = pruneTargets(model);
+  const outputLayer = all[all.length - 1]?.param;
   const rng = new Random(opts.seed ?? 0);
   const minFanOut = opts.minFanOut ?? 1;
   const lo = targets.map((t) => minDensity(t, minFanOut));
@@ -40,8 +46,7 @@ export function sparseInit(model: Module, opts: SparseMaskInitOptions): PruneRes
     rng.shuffle(order);
     const mask = new Uint8Array(size);
     for (let k = 0; k < keep; k++) mask[order[k]!] = 1;
-    const last = i === targets.length - 1;
-    sparseKaiming(t.param.data, t.param.shape, { mask, rng, nonlinearity: last ? 'linear' : (opts.nonlinearity ?? 'relu') });
+    sparseKaiming(t.param.data, t.param.shape, { mask, rng, nonlinearity: t.param === outputLayer ? 'linear' : (opts.nonlinearity ?? 'relu') });
     t.param.setMask(mask);
   });
   const layers = targets.map((t) => {

@@ -37,7 +37,12 @@ export function unstructured(): GroupedStructure {
     name: 'unstructured',
     groupCount: (t) => t.param.size,
     groupSizes: (t) => new Int32Array(t.param.size).fill(1),
-    groupScores: (t, scores) => Float64Array.from(maskedScores(t, scores)),
+    groupScores: (t, scores) => {
+      const s = maskedScores(t, scores);
+      const out = new Float64Array(s.length);
+      for (let i = 0; i < s.length; i++) out[i] = s[i]!;
+      return out;
+    },
     expand: (t, kept) => {
       const m = t.param.mask;
       return m ? kept.map((k, i) => k & m[i]!) : kept.slice();

@@ -8,6 +8,7 @@ import { SparsennTypeError } from '../errors.js';
 import { Conv2d } from '../nn/layers/conv.js';
 import { Linear } from '../nn/layers/linear.js';
 import { Module } from '../nn/module.js';
+import type { Parameter } from '../nn/parameter.js';
 import type { PruneTarget } from './types.js';
 
 /** A parameter-name pattern: an exact name, a glob with `*`, or a RegExp. */
@@ -23,7 +24,10 @@ export interface TargetOptions {
 }
 
 function matches(name: string, pattern: NamePattern): boolean {
-  if (pattern instanceof RegExp) return pattern.test(name);
+  if (pattern instanceof RegExp) {
+    pattern.lastIndex = 0; // a /g or /y pattern would otherwise continue from its last match
+    return pattern.test(name);
+  }
   if (typeof pattern !== 'string') throw new SparsennTypeError('ERR_TYPE', `a name pattern must be a string or RegExp, got ${String(pattern)}`);
   if (!pattern.includes('*')) return name === pattern;
   const re = new RegExp('^' + pattern.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*') + '$');
@@ -56,8 +60,13 @@ export function pruneTargets(model: Module, opts: TargetOptions = {}): PruneTarg
   return out;
 }
 
-/** Rows (output units) and columns (inputs per unit, kernel included) of a target's weight. */
+/** Rows (output units, shape[0]) and columns (inputs per unit, kernel included) of a weight. */
+export function paramDims(p: Parameter): { rows: number; cols: number } {
+  const rows = p.shape[0] ?? 1;
+  return { rows, cols: rows === 0 ? 0 : p.size / rows };
+}
+
+/** paramDims of a target's weight. */
 export function targetDims(t: PruneTarget): { rows: number; cols: number } {
-  const rows = t.param.shape[0] ?? 1;
-  return { rows, cols: rows === 0 ? 0 : t.param.size / rows };
+  return paramDims(t.param);
 }

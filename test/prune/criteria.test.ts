@@ -2,7 +2,7 @@
  * Pruning criteria (lib/prune/criteria.ts) against their definitions, with the expected scores
  * formed independently in float64:
  * - magnitude = |w|, and pruning with it keeps the largest |w| (a hand-made case);
- * - taylor = |w * mean_b g_b| and obd = 0.5 * mean_b(g_b^2) * w^2, g_b the gradient of batch b's
+ * - taylor = mean_b |w * g_b|, snip = |w * mean_b g_b| and obd = 0.5 * mean_b(g_b^2) * w^2, g_b the gradient of batch b's
  *   mean loss, computed here by a float64 forward/backward of a Linear-ReLU-Dropout-Linear net
  *   with cross-entropy (calibration runs in eval mode: no dropout) and of a Linear with MSE;
  *   pruning with them keeps the top reference scores;
@@ -93,10 +93,17 @@ function refGradMse(fcl: Linear, ds: Dataset, idx: number[]): Float64Array {
 }
 
 /** Reference Taylor and OBD scores from per-batch gradients of each target. */
-function refScores(w: Float32Array[], perBatch: Float64Array[][]): { taylor: Float64Array[]; obd: Float64Array[] } {
+function refScores(w: Float32Array[], perBatch: Float64Array[][]): { taylor: Float64Array[]; snip: Float64Array[]; obd: Float64Array[] } {
   const nb = perBatch.length;
   return {
     taylor: w.map((wl, l) =>
+      Float64Array.from(wl, (v, j) => {
+        let t = 0;
+        for (const b of perBatch) t += Math.abs(v * b[l]![j]!);
+        return t / nb;
+      }),
+    ),
+    snip: w.map((wl, l) =>
       Float64Array.from(wl, (v, j) => {
         let g = 0;
         for (const b of perBatch) g += b[l]![j]!;
@@ -213,10 +220,10 @@ describe('taylor() and obd() against float64 gradients', () => {
       expectScores(tScores[i]!, ref.taylor[i]!, `taylor ${t.name}`);
       expectScores(oScores[i]!, ref.obd[i]!, `obd ${t.name}`);
     });
-    // SNIP is the Taylor score at initialisation
+    // SNIP: the mean gradient first, then |w g|
     const s = snip();
     expect(s.name).toBe('snip');
-    expect(s.score(ts, { model, calibration })).toEqual(tScores);
+    s.score(ts, { model, calibration }).forEach((sc, i) => expectScores(sc, ref.snip[i]!, `snip ${ts[i]!.name}`));
     // the model is back in training mode with no gradients left
     expect(model.training).toBe(true);
     for (const p of model.parameters()) expect(p.grad).toBeNull();

@@ -66,6 +66,11 @@ export interface Callback {
   onStepEnd?(info: StepInfo, ctx: TrainContext): void;
   onEpochEnd?(logs: EpochLogs, ctx: TrainContext): void;
   onTrainEnd?(history: History, ctx: TrainContext): void;
+  /**
+   * When training ends with an error (thrown by a step or a callback): undo temporary state
+   * such as gated weights. The error is rethrown after every callback has seen it.
+   */
+  onTrainAbort?(error: unknown, ctx: TrainContext): void;
 }
 
 export interface FitOptions {
@@ -211,6 +216,15 @@ export async function fit(model: Module, data: Dataset, opts: FitOptions): Promi
     }
     history.stopped = ctx.stopTraining;
     for (const cb of callbacks) cb.onTrainEnd?.(history, ctx);
+  } catch (error) {
+    for (const cb of callbacks) {
+      try {
+        cb.onTrainAbort?.(error, ctx);
+      } catch {
+        // the original error is the one to report
+      }
+    }
+    throw error;
   } finally {
     bar?.clear();
     if (opts.threads !== undefined) setThreads(prevThreads);
@@ -228,10 +242,8 @@ export interface EvaluateOptions {
 export function evaluate(model: Module, data: Dataset, opts: EvaluateOptions = {}): { loss: number; accuracy: number } {
   validateDataset(data, 'evaluate: data');
   const lossFn: LossFn = opts.loss ?? ((out, y) => crossEntropy(out, y));
-  const wasTraining = model.training;
-  model.eval();
-  try {
-    return noGrad(() => {
+  return model.inEvalMode(() =>
+    noGrad(() => {
       const loader = new DataLoader(data, { batchSize: opts.batchSize ?? 256 });
       let lossSum = 0;
       let correct = 0;
@@ -241,10 +253,8 @@ export function evaluate(model: Module, data: Dataset, opts: EvaluateOptions = {
         correct += countCorrect(out, batch.y);
       }
       return { loss: data.length ? lossSum / data.length : NaN, accuracy: data.length ? correct / data.length : NaN };
-    });
-  } finally {
-    model.train(wasTraining);
-  }
+    }),
+  );
 }
 
 /**
@@ -259,11 +269,5 @@ export function predict(model: Module, samples: Float32Array, sampleShape: numbe
   const n = samples.length / f;
   const x = new Float32Array(samples.length);
   for (let b = 0; b < n; b++) for (let i = 0; i < f; i++) x[i * n + b] = samples[b * f + i]!;
-  const wasTraining = model.training;
-  model.eval();
-  try {
-    return noGrad(() => model.forward(new Tensor(x, [...sampleShape, n])));
-  } finally {
-    model.train(wasTraining);
-  }
+  return model.inEvalMode(() => noGrad(() => model.forward(new Tensor(x, [...sampleShape, n]))));
 }
