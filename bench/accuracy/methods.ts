@@ -89,9 +89,10 @@ function fresh(s: Setup, seed: number): Module {
   return s.build();
 }
 
+/** A new model with the same weights and masks. */
 function copyOf(s: Setup, model: Module): Module {
   const m = s.build();
-  m.loadStateDict(model.stateDict());
+  m.loadStateDict(model.stateDict(), { masks: model.masks() });
   return m;
 }
 

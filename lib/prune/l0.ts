@@ -20,7 +20,8 @@ import type { Module } from '../nn/module.js';
 import type { Parameter } from '../nn/parameter.js';
 import { Random } from '../nn/random.js';
 import type { Callback, StepInfo, TrainContext } from '../nn/train/fit.js';
-import { andMask, checkLambda, layerResult, pruneResult, resolveTargets, rowBias, type TargetsOrModel } from './regularize.js';
+import { andMask, checkLambda, resolveTargets, rowBias, type TargetsOrModel } from './regularize.js';
+import { layerResult, pruneResult } from './results.js';
 import { paramDims } from './targets.js';
 import type { PruneResult, PruneTarget } from './types.js';
 

@@ -14,6 +14,7 @@ import { magnitude } from './criteria.js';
 import { allocateBySensitivity, checkSparsity, erkDensities, minDensity, proportionalDensities, type Scope } from './scope.js';
 import { channelGroups, channelScores, maskChannels, type ChannelGroup, type SampleShapes } from './dependency.js';
 import { rankDescending, topK } from './rank.js';
+import { layerResult, pruneResult } from './results.js';
 import { maskedScores, unstructured } from './structures.js';
 import { pruneTargets, targetDims, type TargetOptions } from './targets.js';
 import type { CalibrationOptions, Criterion, GroupedStructure, LayerPruneResult, PruneResult, PruneTarget, Structure } from './types.js';
@@ -89,6 +90,8 @@ export class Pruner {
     if (!['unstructured', 'block', 'channel', 'nm'].includes(this.structure?.kind)) throw new SparsennTypeError('ERR_TYPE', 'structure must be a Structure (e.g. unstructured(), nm(2, 4), blocks(4, 1), channels())');
     this.scope = opts.scope ?? 'layer';
     this.calibration = opts.calibration;
+    if (this.structure.kind === 'unstructured' && this.structure.perRow && this.scope === 'global')
+      throw new SparsennTypeError('ERR_TYPE', "unstructured({ perRow: true }) ranks within each row; it cannot be combined with the 'global' scope");
     if (this.structure.kind === 'channel') {
       if (!opts.sampleShape) throw new SparsennTypeError('ERR_TYPE', 'channels() needs sampleShape in the pruner options: the model is traced to find which channels must be removed together');
       if (this.scope !== 'layer' && this.scope !== 'global') throw new SparsennTypeError('ERR_TYPE', "channels() supports the 'layer' and 'global' scopes");
@@ -141,7 +144,7 @@ export class Pruner {
       this.targets.forEach((t, i) => this.keepTop(t, s, s.groupScores(t, scores[i]!), densities[i]!));
     }
     const r = this.result(warnings);
-    for (const w of warnings) this.warn(w);
+    for (const w of r.warnings) this.warn(w);
     return r;
   }
 
@@ -210,8 +213,16 @@ export class Pruner {
 
   /** Keeps the best round(density * groups) groups of a target (never regrowing). */
   private keepTop(t: PruneTarget, s: GroupedStructure, groupScores: Float64Array, density: number): void {
-    const keep = Math.round(Math.min(1, Math.max(0, density)) * groupScores.length);
-    t.param.setMask(s.expand(t, topK(groupScores, keep)));
+    const d = Math.min(1, Math.max(0, density));
+    if (!s.perRow) {
+      t.param.setMask(s.expand(t, topK(groupScores, Math.round(d * groupScores.length))));
+      return;
+    }
+    const { rows, cols } = targetDims(t);
+    const kept = new Uint8Array(groupScores.length);
+    const keep = Math.round(d * cols);
+    for (let r = 0; r < rows; r++) kept.set(topK(groupScores.subarray(r * cols, (r + 1) * cols), keep), r * cols);
+    t.param.setMask(s.expand(t, kept));
   }
 
   /**
@@ -298,13 +309,8 @@ export class Pruner {
   }
 
   private result(warnings: string[]): PruneResult {
-    const layers: LayerPruneResult[] = this.targets.map((t) => {
-      const kept = t.param.mask ? t.param.maskPattern().active.length : t.param.size;
-      return { name: t.name, size: t.param.size, kept, sparsity: t.param.size ? 1 - kept / t.param.size : 0 };
-    });
-    const size = layers.reduce((a, l) => a + l.size, 0);
-    const kept = layers.reduce((a, l) => a + l.kept, 0);
-    return { layers, sparsity: size ? 1 - kept / size : 0, warnings };
+    const r = pruneResult(this.targets.map(layerResult));
+    return { ...r, warnings: [...warnings, ...r.warnings] };
   }
 }
 

@@ -14,6 +14,7 @@ import { Linear } from '../nn/layers/linear.js';
 import { Module } from '../nn/module.js';
 import { Parameter } from '../nn/parameter.js';
 import type { Callback, TrainContext } from '../nn/train/fit.js';
+import { layerResult, pruneResult } from './results.js';
 import { paramDims, pruneTargets } from './targets.js';
 import type { LayerPruneResult, PruneResult, PruneTarget } from './types.js';
 
@@ -265,27 +266,6 @@ export interface ThresholdOptions {
   structure?: 'weights' | 'rows';
   /** Called with each warning (they are also returned). */
   onWarning?: (message: string) => void;
-}
-
-/** The result entry of one target after its mask changed (or not). */
-export function layerResult(t: PruneTarget): LayerPruneResult {
-  const size = t.param.size;
-  const kept = Math.round(t.param.density() * size);
-  return { name: t.name, size, kept, sparsity: size === 0 ? 0 : 1 - kept / size };
-}
-
-/** Overall result from the per-layer results; warns about layers left with no weight. */
-export function pruneResult(layers: LayerPruneResult[], onWarning?: (m: string) => void): PruneResult {
-  const warnings: string[] = [];
-  let size = 0;
-  let kept = 0;
-  for (const l of layers) {
-    size += l.size;
-    kept += l.kept;
-    if (l.size > 0 && l.kept === 0) warnings.push(`${l.name}: every weight is pruned; the layer's output no longer depends on its input`);
-  }
-  for (const w of warnings) onWarning?.(w);
-  return { layers, sparsity: size === 0 ? 0 : 1 - kept / size, warnings };
 }
 
 /**

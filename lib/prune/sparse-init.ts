@@ -10,6 +10,7 @@ import { sparseKaiming, type Nonlinearity } from '../nn/init.js';
 import { Random } from '../nn/random.js';
 import { checkSparsity, erkDensities, minDensity } from './scope.js';
 import { pruneTargets, type TargetOptions } from './targets.js';
+import { layerResult, pruneResult } from './results.js';
 import type { PruneResult, PruneTarget } from './types.js';
 
 export interface SparseMaskInitOptions extends TargetOptions {
@@ -22,6 +23,8 @@ export interface SparseMaskInitOptions extends TargetOptions {
   /** Connectivity guard, as in the Pruner (default 1). */
   minFanOut?: number;
   targets?: PruneTarget[];
+  /** Receives warnings (default: process.emitWarning), as in the Pruner. */
+  onWarning?: (message: string) => void;
 }
 
 /** Random exact-count masks and variance-corrected weights; returns the sparsities reached. */
@@ -49,10 +52,8 @@ export function sparseInit(model: Module, opts: SparseMaskInitOptions): PruneRes
     sparseKaiming(t.param.data, t.param.shape, { mask, rng, nonlinearity: t.param === outputLayer ? 'linear' : (opts.nonlinearity ?? 'relu') });
     t.param.setMask(mask);
   });
-  const layers = targets.map((t) => {
-    const kept = t.param.maskPattern().active.length;
-    return { name: t.name, size: t.param.size, kept, sparsity: 1 - kept / t.param.size };
-  });
-  const size = layers.reduce((a, l) => a + l.size, 0);
-  return { layers, sparsity: 1 - layers.reduce((a, l) => a + l.kept, 0) / size, warnings };
+  const r = pruneResult(targets.map(layerResult));
+  const emitted = [...warnings, ...r.warnings];
+  for (const w of emitted) (opts.onWarning ?? ((m: string) => process.emitWarning(m, 'SparsennWarning')))(w);
+  return { ...r, warnings: emitted };
 }

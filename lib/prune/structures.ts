@@ -30,11 +30,15 @@ export function maskedScores(t: PruneTarget, scores: Float32Array): Float32Array
   return out;
 }
 
-/** Every weight on its own. */
-export function unstructured(): GroupedStructure {
+/**
+ * Every weight on its own. With `perRow`, weights compete only within their row (each output
+ * unit keeps round((1 - s) * cols) inputs); the global scope does not apply then.
+ */
+export function unstructured(opts: { perRow?: boolean } = {}): GroupedStructure {
   return {
     kind: 'unstructured',
-    name: 'unstructured',
+    name: opts.perRow ? 'unstructured per row' : 'unstructured',
+    perRow: opts.perRow === true,
     groupCount: (t) => t.param.size,
     groupSizes: (t) => new Int32Array(t.param.size).fill(1),
     groupScores: (t, scores) => {

@@ -63,6 +63,11 @@ export type Structure = GroupedStructure | FixedRatioStructure;
 export interface GroupedStructure {
   readonly kind: 'unstructured' | 'block' | 'channel';
   readonly name: string;
+  /**
+   * Rank within each row instead of across the layer (unstructured only): every output unit
+   * keeps the same share of its inputs, as Wanda compares weights per output (Sun et al. 2023).
+   */
+  readonly perRow?: boolean;
   /** Number of groups of a target. */
   groupCount(t: PruneTarget): number;
   /** Weights in each group. */
