@@ -16,8 +16,9 @@
  *   --epochs N (LeNet, 8)  --cnn-epochs N (3)  --ft-epochs N (2)  --cnn-ft-epochs N (1)
  *   --sparsities 0.5,0.8,...  --cnn-methods gradual,2:4,channel (the CNN's methods; its
  *   epochs cost ~45 s here, so the full grid is LeNet's)  --threads N (2)  --data DIR  --quick
+ *   --from a.json,b.json (re-render and merge earlier runs' results, no training)
  */
-import { mkdirSync, writeFileSync, renameSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { args } from './common/args.js';
 import { dirname, join } from 'node:path';
@@ -40,10 +41,12 @@ interface Options {
   threads: number;
   data?: string;
   quick: boolean;
+  /** Re-render these earlier result files instead of training. */
+  from: string[];
 }
 
 function parseOptions(argv: string[]): Options {
-  const o: Options = { models: ['lenet300', 'cnn'], seeds: 3, cnnSeeds: 1, epochs: 8, cnnEpochs: 3, ftEpochs: 2, cnnFtEpochs: 1, sparsities: [0.5, 0.8, 0.9, 0.95, 0.98], cnnMethods: ['gradual', '2:4', 'channel'], threads: 2, quick: false };
+  const o: Options = { models: ['lenet300', 'cnn'], seeds: 3, cnnSeeds: 1, epochs: 8, cnnEpochs: 3, ftEpochs: 2, cnnFtEpochs: 1, sparsities: [0.5, 0.8, 0.9, 0.95, 0.98], cnnMethods: ['gradual', '2:4', 'channel'], threads: 2, quick: false, from: [] };
   for (const arg of args(argv)) {
     const a = arg.name;
     const next = arg.value;
@@ -60,6 +63,7 @@ function parseOptions(argv: string[]): Options {
     else if (a === '--threads') o.threads = int();
     else if (a === '--data') o.data = next();
     else if (a === '--quick') o.quick = true;
+    else if (a === '--from') o.from = next().split(',');
     else throw new Error(`unknown option ${a}`);
   }
   if (o.quick) Object.assign(o, { seeds: 1, cnnSeeds: 1, epochs: 1, cnnEpochs: 1, ftEpochs: 1, cnnFtEpochs: 1 });
@@ -101,7 +105,7 @@ function groups(cells: M.Cell[]): Group[] {
 
 const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
 const std = (v: number[]) => (v.length < 2 ? 0 : Math.sqrt(v.reduce((a, b) => a + (b - mean(v)) ** 2, 0) / (v.length - 1)));
-const pct = (v: number[]) => `${(mean(v) * 100).toFixed(2)} ± ${(std(v) * 100).toFixed(2)}`;
+const pct = (v: number[]) => (v.length > 1 ? `${(mean(v) * 100).toFixed(2)} ± ${(std(v) * 100).toFixed(2)}` : (mean(v) * 100).toFixed(2));
 
 function table(gs: Group[], model: string, sparsities: number[]): string {
   const mine = gs.filter((g) => g.model === model && !g.method.startsWith('channel'));
@@ -183,42 +187,72 @@ async function runModel(o: Options, setup: M.Setup, seeds: number, methods: Set<
   }
 }
 
-async function main(): Promise<void> {
-  const o = parseOptions(process.argv.slice(2));
-  const quickLimit = o.quick ? { limit: 5000 } : {};
-  const train: Dataset = await loadFashionMnist({ split: 'train', dir: o.data, ...quickLimit });
-  const test: Dataset = await loadFashionMnist({ split: 'test', dir: o.data, ...(o.quick ? { limit: 2000 } : {}) });
-  const stamp = new Date().toISOString().replace(/[:]/g, '-').replace(/\..*/, '');
-  mkdirSync(root, { recursive: true });
-  const jsonPath = join(root, `accuracy-${stamp}.json`);
-  const cells: M.Cell[] = [];
-  const caps = capabilities();
-  const meta = { date: new Date().toISOString(), cpu: cpus()[0]?.model, cores: cpus().length, isa: caps.isa, node: process.version, options: o, train: train.length, test: test.length };
-  const save = () => saveAtomic(jsonPath, JSON.stringify({ meta, cells, groups: groups(cells), targets: o.models.flatMap((m) => targets(groups(cells), m)) }, null, 1));
-  const all = new Set(['oneshot', 'gradual', 'snip', 'set', 'rigl', 'imp', 'l1', '2:4', 'channel']);
-  if (o.models.includes('lenet300'))
-    await runModel(o, { name: 'lenet300', build: lenet300, train, test, sampleShape: [784], epochs: o.epochs, fineTuneEpochs: o.ftEpochs, batch: 64, lr: 1e-3, threads: o.threads }, o.seeds, all, cells, save);
-  if (o.models.includes('cnn'))
-    await runModel(o, { name: 'cnn', build: smallCnn, train, test, sampleShape: [1, 28, 28], epochs: o.cnnEpochs, fineTuneEpochs: o.cnnFtEpochs, batch: 64, lr: 1e-3, threads: o.threads }, o.cnnSeeds, new Set(o.cnnMethods), cells, save);
+interface RunFile {
+  meta: { date: string; cpu?: string; cores: number; isa: string; node: string; options: Options; train: number; test: number };
+  cells: M.Cell[];
+}
+
+/** The markdown report and the SVG plots of a set of runs (one file, or several merged). */
+function render(runs: RunFile[], stamp: string): string {
+  const cells = runs.flatMap((r) => r.cells);
   const gs = groups(cells);
-  const md: string[] = [`# Accuracy vs sparsity (${meta.date})`, '', `${meta.cpu}, ${meta.cores} cores, ${meta.isa}, Node ${meta.node}; Fashion-MNIST ${train.length}/${test.length}.`, ''];
-  for (const m of o.models) {
-    const seeds = m === 'cnn' ? o.cnnSeeds : o.seeds;
-    md.push(`## ${m} (test accuracy %, mean ± std over ${seeds} seed${seeds > 1 ? 's' : ''}; ${m === 'cnn' ? o.cnnEpochs : o.epochs} epochs per training run)`, '', table(gs, m, o.sparsities), '');
+  const meta = runs[0]!.meta;
+  const models = [...new Set(cells.map((c) => c.model))];
+  const md: string[] = [`# Accuracy vs sparsity (${runs.map((r) => r.meta.date).join(', ')})`, '', `${meta.cpu}, ${meta.cores} cores, ${meta.isa}, Node ${meta.node}; Fashion-MNIST ${meta.train}/${meta.test}; Adam (lr 1e-3, cosine decay), batch 64.`, ''];
+  for (const m of models) {
+    const mine = cells.filter((c) => c.model === m);
+    const o = runs.find((r) => r.cells.some((c) => c.model === m))!.meta.options;
+    const seeds = new Set(mine.map((c) => c.seed)).size;
+    const epochs = m === 'cnn' ? o.cnnEpochs : o.epochs;
+    const ft = m === 'cnn' ? o.cnnFtEpochs : o.ftEpochs;
+    md.push(`## ${m} (test accuracy %, ${seeds > 1 ? `mean ± std over ${seeds} seeds` : '1 seed'}; ${epochs} epochs per training run, ${ft} per fine-tuning)`, '', table(gs, m, o.sparsities), '');
     const series: Series[] = [...new Set(gs.filter((g) => g.model === m && !g.method.startsWith('channel') && g.method !== 'dense').map((g) => g.method))].map((method) => ({
       label: method,
       points: gs.filter((g) => g.model === m && g.method === method).map((g) => ({ sparsity: g.sparsity, mean: mean(g.accuracies), std: std(g.accuracies) })),
     }));
     const d = gs.find((g) => g.model === m && g.method === 'dense');
     if (d) series.unshift({ label: 'dense', points: [0, ...o.sparsities].map((s) => ({ sparsity: s, mean: mean(d.accuracies), std: 0 })) });
-    if (series.length) saveAtomic(join(root, `accuracy-${m}-${stamp}.svg`), accuracyPlot(`${m}: test accuracy vs sparsity`, series, o.sparsities));
+    if (series.length) {
+      const svg = `accuracy-${m}-${stamp}.svg`;
+      saveAtomic(join(root, svg), accuracyPlot(`${m}: test accuracy vs sparsity`, series, o.sparsities));
+      md.push(`Plot: ${svg}`, '');
+    }
   }
-  const ts = o.models.flatMap((m) => targets(gs, m));
+  const ts = models.flatMap((m) => targets(gs, m));
   md.push('## Targets', '', '| model | target | measured | holds |', '|---|---|---|---|', ...ts.map((t) => `| ${t.model} | ${t.target} | ${t.measured} | ${t.holds ? 'yes' : '**no**'} |`), '');
-  const mdPath = join(root, `accuracy-${stamp}.md`);
-  saveAtomic(mdPath, md.join('\n'));
+  return md.join('\n');
+}
+
+async function main(): Promise<void> {
+  const o = parseOptions(process.argv.slice(2));
+  const stamp = new Date().toISOString().replace(/[:]/g, '-').replace(/\..*/, '');
+  mkdirSync(root, { recursive: true });
+  if (o.from.length) {
+    // re-render (and merge) earlier runs without training
+    const md = render(o.from.map((f) => JSON.parse(readFileSync(f, 'utf8')) as RunFile), stamp);
+    const mdPath = join(root, `accuracy-${stamp}.md`);
+    saveAtomic(mdPath, md);
+    console.log(md + `\n\nwrote ${mdPath} and the SVG plots`);
+    return;
+  }
+  const quickLimit = o.quick ? { limit: 5000 } : {};
+  const train: Dataset = await loadFashionMnist({ split: 'train', dir: o.data, ...quickLimit });
+  const test: Dataset = await loadFashionMnist({ split: 'test', dir: o.data, ...(o.quick ? { limit: 2000 } : {}) });
+  const jsonPath = join(root, `accuracy-${stamp}.json`);
+  const cells: M.Cell[] = [];
+  const caps = capabilities();
+  const meta: RunFile['meta'] = { date: new Date().toISOString(), cpu: cpus()[0]?.model, cores: cpus().length, isa: caps.isa, node: process.version, options: o, train: train.length, test: test.length };
+  const save = () => saveAtomic(jsonPath, JSON.stringify({ meta, cells, groups: groups(cells), targets: o.models.flatMap((m) => targets(groups(cells), m)) }, null, 1));
+  const all = new Set(['oneshot', 'gradual', 'snip', 'set', 'rigl', 'imp', 'l1', '2:4', 'channel']);
+  if (o.models.includes('lenet300'))
+    await runModel(o, { name: 'lenet300', build: lenet300, train, test, sampleShape: [784], epochs: o.epochs, fineTuneEpochs: o.ftEpochs, batch: 64, lr: 1e-3, threads: o.threads }, o.seeds, all, cells, save);
+  if (o.models.includes('cnn'))
+    await runModel(o, { name: 'cnn', build: smallCnn, train, test, sampleShape: [1, 28, 28], epochs: o.cnnEpochs, fineTuneEpochs: o.cnnFtEpochs, batch: 64, lr: 1e-3, threads: o.threads }, o.cnnSeeds, new Set(o.cnnMethods), cells, save);
   save();
-  console.log('\n' + md.join('\n'));
+  const md = render([{ meta, cells }], stamp);
+  const mdPath = join(root, `accuracy-${stamp}.md`);
+  saveAtomic(mdPath, md);
+  console.log('\n' + md);
   console.log(`\nwrote ${jsonPath}, ${mdPath} and the SVG plots`);
 }
 
