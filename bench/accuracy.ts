@@ -14,7 +14,8 @@
  *
  * Options: --models lenet300,cnn  --seeds N (LeNet, default 3)  --cnn-seeds N (1)
  *   --epochs N (LeNet, 8)  --cnn-epochs N (3)  --ft-epochs N (2)  --cnn-ft-epochs N (1)
- *   --sparsities 0.5,0.8,...  --cnn-methods gradual,2:4,channel (the CNN's methods; its
+ *   --sparsities 0.5,0.8,...  --methods oneshot,gradual,snip,set,rigl,imp,l1,2:4,channel (LeNet's)
+ *   --cnn-methods gradual,2:4,channel (the CNN's methods; its
  *   epochs cost ~45 s here, so the full grid is LeNet's)  --threads N (2)  --data DIR  --quick
  *   --from a.json,b.json (re-render and merge earlier runs' results, no training)
  */
@@ -37,6 +38,7 @@ interface Options {
   ftEpochs: number;
   cnnFtEpochs: number;
   sparsities: number[];
+  methods: string[];
   cnnMethods: string[];
   threads: number;
   data?: string;
@@ -46,7 +48,7 @@ interface Options {
 }
 
 function parseOptions(argv: string[]): Options {
-  const o: Options = { models: ['lenet300', 'cnn'], seeds: 3, cnnSeeds: 1, epochs: 8, cnnEpochs: 3, ftEpochs: 2, cnnFtEpochs: 1, sparsities: [0.5, 0.8, 0.9, 0.95, 0.98], cnnMethods: ['gradual', '2:4', 'channel'], threads: 2, quick: false, from: [] };
+  const o: Options = { models: ['lenet300', 'cnn'], seeds: 3, cnnSeeds: 1, epochs: 8, cnnEpochs: 3, ftEpochs: 2, cnnFtEpochs: 1, sparsities: [0.5, 0.8, 0.9, 0.95, 0.98], methods: ['oneshot', 'gradual', 'snip', 'set', 'rigl', 'imp', 'l1', '2:4', 'channel'], cnnMethods: ['gradual', '2:4', 'channel'], threads: 2, quick: false, from: [] };
   for (const arg of args(argv)) {
     const a = arg.name;
     const next = arg.value;
@@ -59,6 +61,7 @@ function parseOptions(argv: string[]): Options {
     else if (a === '--ft-epochs') o.ftEpochs = int();
     else if (a === '--cnn-ft-epochs') o.cnnFtEpochs = int();
     else if (a === '--sparsities') o.sparsities = next().split(',').map(Number);
+    else if (a === '--methods') o.methods = next().split(',');
     else if (a === '--cnn-methods') o.cnnMethods = next().split(',');
     else if (a === '--threads') o.threads = int();
     else if (a === '--data') o.data = next();
@@ -243,9 +246,8 @@ async function main(): Promise<void> {
   const caps = capabilities();
   const meta: RunFile['meta'] = { date: new Date().toISOString(), cpu: cpus()[0]?.model, cores: cpus().length, isa: caps.isa, node: process.version, options: o, train: train.length, test: test.length };
   const save = () => saveAtomic(jsonPath, JSON.stringify({ meta, cells, groups: groups(cells), targets: o.models.flatMap((m) => targets(groups(cells), m)) }, null, 1));
-  const all = new Set(['oneshot', 'gradual', 'snip', 'set', 'rigl', 'imp', 'l1', '2:4', 'channel']);
   if (o.models.includes('lenet300'))
-    await runModel(o, { name: 'lenet300', build: lenet300, train, test, sampleShape: [784], epochs: o.epochs, fineTuneEpochs: o.ftEpochs, batch: 64, lr: 1e-3, threads: o.threads }, o.seeds, all, cells, save);
+    await runModel(o, { name: 'lenet300', build: lenet300, train, test, sampleShape: [784], epochs: o.epochs, fineTuneEpochs: o.ftEpochs, batch: 64, lr: 1e-3, threads: o.threads }, o.seeds, new Set(o.methods), cells, save);
   if (o.models.includes('cnn'))
     await runModel(o, { name: 'cnn', build: smallCnn, train, test, sampleShape: [1, 28, 28], epochs: o.cnnEpochs, fineTuneEpochs: o.cnnFtEpochs, batch: 64, lr: 1e-3, threads: o.threads }, o.cnnSeeds, new Set(o.cnnMethods), cells, save);
   save();
