@@ -13,6 +13,7 @@
  * checks the literature's targets.
  *
  * Options: --models lenet300,cnn  --seeds N (LeNet, default 3)  --cnn-seeds N (1)
+ *   --first-seed N (1: seeds N, N+1, ...)
  *   --epochs N (LeNet, 8)  --cnn-epochs N (3)  --ft-epochs N (2)  --cnn-ft-epochs N (1)
  *   --sparsities 0.5,0.8,...  --methods oneshot,gradual,snip,set,rigl,imp,l1,2:4,channel (LeNet's)
  *   --cnn-methods gradual,2:4,channel (the CNN's methods; its
@@ -32,6 +33,8 @@ import { accuracyPlot, type Series } from './accuracy/plot.js';
 interface Options {
   models: string[];
   seeds: number;
+  /** The first seed (runs use firstSeed, firstSeed + 1, ...). */
+  firstSeed: number;
   cnnSeeds: number;
   epochs: number;
   cnnEpochs: number;
@@ -48,13 +51,14 @@ interface Options {
 }
 
 function parseOptions(argv: string[]): Options {
-  const o: Options = { models: ['lenet300', 'cnn'], seeds: 3, cnnSeeds: 1, epochs: 8, cnnEpochs: 3, ftEpochs: 2, cnnFtEpochs: 1, sparsities: [0.5, 0.8, 0.9, 0.95, 0.98], methods: ['oneshot', 'gradual', 'snip', 'set', 'rigl', 'imp', 'l1', '2:4', 'channel'], cnnMethods: ['gradual', '2:4', 'channel'], threads: 2, quick: false, from: [] };
+  const o: Options = { models: ['lenet300', 'cnn'], seeds: 3, firstSeed: 1, cnnSeeds: 1, epochs: 8, cnnEpochs: 3, ftEpochs: 2, cnnFtEpochs: 1, sparsities: [0.5, 0.8, 0.9, 0.95, 0.98], methods: ['oneshot', 'gradual', 'snip', 'set', 'rigl', 'imp', 'l1', '2:4', 'channel'], cnnMethods: ['gradual', '2:4', 'channel'], threads: 2, quick: false, from: [] };
   for (const arg of args(argv)) {
     const a = arg.name;
     const next = arg.value;
     const int = arg.int;
     if (a === '--models') o.models = next().split(',');
     else if (a === '--seeds') o.seeds = int();
+    else if (a === '--first-seed') o.firstSeed = int();
     else if (a === '--cnn-seeds') o.cnnSeeds = int();
     else if (a === '--epochs') o.epochs = int();
     else if (a === '--cnn-epochs') o.cnnEpochs = int();
@@ -170,7 +174,7 @@ async function runModel(o: Options, setup: M.Setup, seeds: number, methods: Set<
     save();
   };
   const has = (m: string) => methods.has(m);
-  for (let seed = 1; seed <= seeds; seed++) {
+  for (let seed = o.firstSeed; seed < o.firstSeed + seeds; seed++) {
     const { cell, model: trained } = await M.dense(setup, seed);
     push(cell);
     for (const s of o.sparsities) {
