@@ -88,6 +88,7 @@ interface Group {
   model: string;
   method: string;
   sparsity: number;
+  seeds: number[];
   accuracies: number[];
   reached: number[];
   flopsDense?: number;
@@ -99,7 +100,10 @@ function groups(cells: M.Cell[]): Group[] {
   for (const c of cells) {
     const key = `${c.model}|${c.method}|${c.sparsity}`;
     let g = map.get(key);
-    if (!g) map.set(key, (g = { model: c.model, method: c.method, sparsity: c.sparsity, accuracies: [], reached: [] }));
+    if (!g) map.set(key, (g = { model: c.model, method: c.method, sparsity: c.sparsity, seeds: [], accuracies: [], reached: [] }));
+    // merged runs may each have trained the same (deterministic) dense baseline: one per seed
+    if (g.seeds.includes(c.seed)) continue;
+    g.seeds.push(c.seed);
     g.accuracies.push(c.accuracy);
     g.reached.push(c.reached);
     if (c.flopsDense !== undefined) {
@@ -175,10 +179,12 @@ async function runModel(o: Options, setup: M.Setup, seeds: number, methods: Set<
   };
   const has = (m: string) => methods.has(m);
   for (let seed = o.firstSeed; seed < o.firstSeed + seeds; seed++) {
-    const { cell, model: trained } = await M.dense(setup, seed);
-    push(cell);
+    // the dense run is the baseline and the start of the post-training methods; the methods
+    // that train from scratch do not need it (their baseline may come from another run)
+    const needsDense = has('dense') || has('oneshot') || has('2:4') || has('channel');
+    const trained = needsDense ? await M.dense(setup, seed).then((d) => (push(d.cell), d.model)) : null;
     for (const s of o.sparsities) {
-      if (has('oneshot')) push(await M.oneShot(setup, trained, s, seed));
+      if (has('oneshot')) push(await M.oneShot(setup, trained!, s, seed));
       if (has('gradual')) push(await M.gradual(setup, s, seed));
       if (has('snip')) push(await M.snipAtInit(setup, s, seed));
       if (has('set')) push(await M.dynamic(setup, 'SET', s, seed));
@@ -189,8 +195,8 @@ async function runModel(o: Options, setup: M.Setup, seeds: number, methods: Set<
       const l1 = await M.l1Trained(setup, seed);
       for (const s of o.sparsities) push(await M.l1Prune(setup, l1, s, seed));
     }
-    if (has('2:4')) push(await M.twoFour(setup, trained, seed));
-    if (has('channel')) for (const f of [0.25, 0.5, 0.75]) push(await M.channelPrune(setup, trained, f, seed));
+    if (has('2:4')) push(await M.twoFour(setup, trained!, seed));
+    if (has('channel')) for (const f of [0.25, 0.5, 0.75]) push(await M.channelPrune(setup, trained!, f, seed));
   }
 }
 
