@@ -21,6 +21,7 @@ import { relu } from '../../lib/nn/ops/elementwise.js';
 import { noGrad, type Tensor } from '../../lib/nn/tensor.js';
 import { channelGroups, channelScores, maskChannels, type ChannelGroup } from '../../lib/prune/dependency.js';
 import { expectThrows } from '../helpers/errors.js';
+import { cnn } from '../helpers/prune-models.js';
 
 /** The group whose first producer is `module`. */
 function groupOf(groups: readonly ChannelGroup[], module: string): ChannelGroup {
@@ -29,20 +30,6 @@ function groupOf(groups: readonly ChannelGroup[], module: string): ChannelGroup 
   return g;
 }
 
-function cnn(): Sequential {
-  return new Sequential({
-    conv1: new Conv2d(3, 8, 3, { padding: 1 }),
-    bn1: new BatchNorm2d(8),
-    relu1: new ReLU(),
-    pool: new MaxPool2d(2),
-    conv2: new Conv2d(8, 6, 3, { padding: 1 }),
-    relu2: new ReLU(),
-    flat: new Flatten(),
-    fc1: new Linear(96, 10),
-    relu3: new ReLU(),
-    fc2: new Linear(10, 3),
-  });
-}
 
 describe('channelGroups: structure', () => {
   it('an MLP: one group per hidden layer, read by the next layer; the last layer is an output', () => {

@@ -40,6 +40,7 @@ import { shrink } from '../../lib/prune/shrink.js';
 import { expectThrows } from '../helpers/errors.js';
 import { expectSameBits } from '../helpers/expect.js';
 import { mulberry32 } from '../helpers/random.js';
+import { cnn } from '../helpers/prune-models.js';
 
 // --------------------------------------------------------------------------- helpers ----
 
@@ -125,20 +126,6 @@ function mlp(): Sequential {
   return new Sequential({ fc1: new Linear(12, 16), r1: new ReLU(), fc2: new Linear(16, 10), r2: new ReLU(), fc3: new Linear(10, 4) });
 }
 
-function cnn(): Sequential {
-  return new Sequential({
-    conv1: new Conv2d(3, 8, 3, { padding: 1 }),
-    bn1: new BatchNorm2d(8),
-    relu1: new ReLU(),
-    pool: new MaxPool2d(2),
-    conv2: new Conv2d(8, 6, 3, { padding: 1 }),
-    relu2: new ReLU(),
-    flat: new Flatten(),
-    fc1: new Linear(96, 10),
-    relu3: new ReLU(),
-    fc2: new Linear(10, 3),
-  });
-}
 
 // ------------------------------------------------------------------------------ tests ----
 
