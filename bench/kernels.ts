@@ -50,7 +50,7 @@ import {
   type SpmvBandwidth,
 } from './common/kernels-report.js';
 import { createOrtPeer, ortInput, ortProduct, ortVersion, releaseOrtPeer, type OrtPeer, type PeerLayout } from './common/ort-peer.js';
-import { measureSides, type Side, type TimingOptions } from './common/timing.js';
+import { measureSides, type Side, type TimingOptions } from '../lib/infer/sides.js';
 import { csrToDense, randomCsr, Rng } from './common/weights.js';
 
 const FORMATS: readonly FormatSpec[] = [

@@ -30,6 +30,7 @@ export {
 } from './errors.js';
 export * from './nn/index.js';
 export * from './prune/index.js';
+export * from './infer/index.js';
 export {
   saveModel,
   saveModelSync,
@@ -53,3 +54,27 @@ export {
   type SafetensorsFile,
 } from './io/safetensors.js';
 export { referenceMatmul, referenceAbsMatmul, referenceMatmulTransposed, referenceSddmm } from './reference/kernels.js';
+export {
+  encodeSpnn,
+  decodeSpnn,
+  inspectSpnn,
+  saveSpnn,
+  saveSpnnSync,
+  loadSpnn,
+  loadSpnnSync,
+  sizeReport,
+  formatSizeReport,
+  SPNN_VERSION,
+  type SpnnOptions,
+  type SpnnLoadOptions,
+  type SpnnPrecision,
+  type SpnnInfo,
+  type SpnnSizeReport,
+  type SpnnTensorSize,
+} from './io/spnn.js';
+export { loadModelFile, saveModelFile, modelFileFormat, type LoadedModel, type ModelFileFormat, type SaveModelFileOptions } from './io/files.js';
+export * from './analysis/index.js';
+export { measureLatency, formatLatency, type LatencyOptions, type LatencyResult, type LatencyRow } from './infer/latency.js';
+export { exportOnnx, toOnnxModel, saveOnnx, saveOnnxSync, MIN_EXPORT_OPSET, MAX_EXPORT_OPSET, type ExportOnnxOptions } from './io/onnx/export.js';
+export { renderReport, writeReport, writeReportSync, validateReportData } from './report/index.js';
+export type { ReportData, ReportMachine, ReportModel, AccuracyPoint, ReportAccuracy, ReportLayer, ReportSize, ReportLatency, ReportPlan, ReportPlanLayer } from './report/index.js';

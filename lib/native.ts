@@ -87,6 +87,10 @@ export interface NativeAddon {
   reluForward(x: Float32Array, out: Float32Array): void;
   /** out = x > 0 ? grad : 0 (all one length). */
   reluBackward(x: Float32Array, grad: Float32Array, out: Float32Array): void;
+  /** out = gelu(x) = x Φ(x), exact (erf) form in float (|error| < 3e-7 max(1, |x|)). */
+  geluForward(x: Float32Array, out: Float32Array): void;
+  /** out = grad * gelu'(x) (all one length). */
+  geluBackward(x: Float32Array, grad: Float32Array, out: Float32Array): void;
   /** out[k] = src[indices[k]]. */
   gather(src: Float32Array, indices: Int32Array, out: Float32Array): void;
   /** out (rowLength x indices.length) = the rows `indices` of src, transposed (batch-last). */

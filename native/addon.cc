@@ -32,6 +32,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"transpose", Transpose},
       {"reluForward", ReluForward},
       {"reluBackward", ReluBackward},
+      {"geluForward", GeluForward},
+      {"geluBackward", GeluBackward},
       {"gather", Gather},
       {"gatherTranspose", GatherTranspose},
       {"im2col", Im2col},

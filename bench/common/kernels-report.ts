@@ -2,7 +2,7 @@
  * Results of bench/kernels.ts: their types, the target checks, and the text report. Nothing
  * here measures; it only reads cells.
  */
-import type { SideStats } from './timing.js';
+import type { SideStats } from '../../lib/infer/sides.js';
 import type { PeerLayout } from './onnx-matmul.js';
 
 export type FormatKind = 'dense' | 'csr' | 'nm' | 'bsr';

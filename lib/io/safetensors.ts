@@ -29,21 +29,9 @@
  * only 0 and 1, and F16/BF16 -> Uint16Array of the raw 16-bit patterns (no conversion is done;
  * e.g. a BF16 value is the top half of the float32 with the same sign/exponent).
  */
-import { randomBytes } from 'node:crypto';
-import {
-  closeSync,
-  fchmodSync,
-  fstatSync,
-  fsyncSync,
-  openSync,
-  readSync,
-  renameSync,
-  statSync,
-  unlinkSync,
-  writeSync,
-} from 'node:fs';
-import { open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import { writeFileAtomic, writeFileAtomicSync } from './atomic-file.js';
 import { FormatError, NativeError, ShapeError, SparsennTypeError } from '../errors.js';
 
 /** The element types sparsenn reads and writes (the reference's FP8/FP4/FP6 types are not supported). */
@@ -721,10 +709,6 @@ function checkPath(path: unknown, fn: string): string {
   return path;
 }
 
-function tempPathFor(path: string): string {
-  return `${path}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
-}
-
 function fileEnded(): FormatError {
   return formatError('file ended before the data its header describes (was it changed while being read?)');
 }
@@ -799,31 +783,6 @@ export async function loadSafetensors(path: string): Promise<SafetensorsFile> {
   }
 }
 
-/** Permission bits of an existing target, to carry over to its replacement (POSIX only). */
-function existingModeSync(path: string): number | undefined {
-  if (process.platform === 'win32') return undefined;
-  try {
-    return statSync(path).mode & 0o7777;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Best-effort fsync of the directory so the rename itself is durable (not possible on Windows). */
-function syncDirSync(dir: string): void {
-  if (process.platform === 'win32') return;
-  try {
-    const fd = openSync(dir, 'r');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    // durability of the directory entry is best effort; the data itself was fsynced
-  }
-}
-
 /**
  * Writes a safetensors file atomically: the bytes go to a temporary file in the same directory
  * (`<path>.tmp-<pid>-<random>`), which is fsynced and then renamed over `path`. A failed save
@@ -834,41 +793,7 @@ function syncDirSync(dir: string): void {
  */
 export function saveSafetensorsSync(path: string, tensors: Record<string, SafetensorsTensor>, metadata?: Record<string, string>): void {
   checkPath(path, 'saveSafetensorsSync');
-  const p = prepare(tensors, metadata);
-  const tmp = tempPathFor(path);
-  const mode = existingModeSync(path);
-  let fd: number | undefined;
-  let created = false;
-  try {
-    fd = openSync(tmp, 'wx', 0o666);
-    created = true;
-    if (mode !== undefined) fchmodSync(fd, mode);
-    for (const c of p.chunks) {
-      for (let done = 0; done < c.length; ) done += writeSync(fd, c, done, Math.min(c.length - done, IO_CHUNK));
-    }
-    fsyncSync(fd);
-    const closing = fd;
-    fd = undefined;
-    closeSync(closing);
-    renameSync(tmp, path);
-  } catch (err) {
-    if (fd !== undefined) {
-      try {
-        closeSync(fd);
-      } catch {
-        // already failing; the original error is what matters
-      }
-    }
-    if (created) {
-      try {
-        unlinkSync(tmp);
-      } catch {
-        // nothing more can be done
-      }
-    }
-    throw err;
-  }
-  syncDirSync(dirname(path));
+  writeFileAtomicSync(path, prepare(tensors, metadata).chunks);
 }
 
 /**
@@ -877,44 +802,5 @@ export function saveSafetensorsSync(path: string, tensors: Record<string, Safete
  */
 export async function saveSafetensors(path: string, tensors: Record<string, SafetensorsTensor>, metadata?: Record<string, string>): Promise<void> {
   checkPath(path, 'saveSafetensors');
-  const p = prepare(tensors, metadata);
-  const tmp = tempPathFor(path);
-  let mode: number | undefined;
-  if (process.platform !== 'win32') {
-    try {
-      mode = (await stat(path)).mode & 0o7777;
-    } catch {
-      mode = undefined;
-    }
-  }
-  let fh: FileHandle | undefined;
-  let created = false;
-  try {
-    fh = await open(tmp, 'wx', 0o666);
-    created = true;
-    if (mode !== undefined) await fh.chmod(mode);
-    for (const c of p.chunks) {
-      for (let done = 0; done < c.length; ) done += (await fh.write(c, done, Math.min(c.length - done, IO_CHUNK))).bytesWritten;
-    }
-    await fh.sync();
-    const closing = fh;
-    fh = undefined;
-    await closing.close();
-    await rename(tmp, path);
-  } catch (err) {
-    if (fh !== undefined) await fh.close().catch(() => undefined);
-    if (created) await unlink(tmp).catch(() => undefined);
-    throw err;
-  }
-  let dirHandle: FileHandle | undefined;
-  if (process.platform !== 'win32') {
-    try {
-      dirHandle = await open(dirname(path), 'r');
-      await dirHandle.sync();
-    } catch {
-      // best effort, as in saveSafetensorsSync
-    } finally {
-      await dirHandle?.close().catch(() => undefined);
-    }
-  }
+  await writeFileAtomic(path, prepare(tensors, metadata).chunks);
 }

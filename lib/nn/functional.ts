@@ -23,3 +23,25 @@ export {
   flatten,
 } from './ops/elementwise.js';
 export { crossEntropy, mse, argmax, type CrossEntropyOptions } from './ops/loss.js';
+export {
+  broadcastShapes,
+  elementwise,
+  elementwiseConst,
+  unary,
+  clip,
+  matmulActs,
+  transpose,
+  slice,
+  gather,
+  reduceMean,
+  resize,
+  convTranspose2d,
+  type BinaryOp,
+  type UnaryOpName,
+  type ConstantTensor,
+  type ResizeOptions,
+  type ResizeMode,
+  type CoordinateTransformationMode,
+  type NearestMode,
+  type ConvTranspose2dOpOptions,
+} from './ops/tensor-ops.js';

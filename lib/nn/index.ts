@@ -27,6 +27,21 @@ export {
   Concat,
   type DropoutOptions,
 } from './layers/activations.js';
+export {
+  Elementwise,
+  Unary,
+  Clip,
+  MatMulActs,
+  Transpose,
+  Slice,
+  Gather,
+  ReduceMean,
+  Resize,
+  ConvTranspose2d,
+  Identity,
+  type ElementwiseOptions,
+  type ConvTranspose2dOptions,
+} from './layers/tensor-ops.js';
 export * as functional from './functional.js';
 export { setSparseThreshold, getSparseThreshold, type WeightExecution } from './ops/weight-product.js';
 export {
@@ -75,3 +90,4 @@ export {
   type FashionMnistDataset,
   type FashionMnistOptions,
 } from './data/fashion-mnist.js';
+export { lenet300, smallCnn, mlpBlock } from './zoo.js';

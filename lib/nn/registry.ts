@@ -26,6 +26,7 @@ import { Linear } from './layers/linear.js';
 import { BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm } from './layers/norm.js';
 import { AvgPool2d, GlobalAvgPool, MaxPool2d } from './layers/pool.js';
 import { Sequential } from './layers/sequential.js';
+import { Clip, ConvTranspose2d, Elementwise, Gather, Identity, MatMulActs, ReduceMean, Resize, Slice, Transpose, Unary } from './layers/tensor-ops.js';
 import type { Module, ModuleConfig } from './module.js';
 
 type Factory = (config: ModuleConfig) => Module;
@@ -54,6 +55,17 @@ const layers: Record<string, Factory> = {
   Reshape: (c) => Reshape.fromConfig(c),
   Add: () => Add.fromConfig(),
   Concat: (c) => Concat.fromConfig(c),
+  Elementwise: (c) => Elementwise.fromConfig(c),
+  Unary: (c) => Unary.fromConfig(c),
+  Clip: (c) => Clip.fromConfig(c),
+  MatMulActs: () => MatMulActs.fromConfig(),
+  Transpose: (c) => Transpose.fromConfig(c),
+  Slice: (c) => Slice.fromConfig(c),
+  Gather: (c) => Gather.fromConfig(c),
+  ReduceMean: (c) => ReduceMean.fromConfig(c),
+  Resize: (c) => Resize.fromConfig(c),
+  ConvTranspose2d: (c) => ConvTranspose2d.fromConfig(c),
+  Identity: () => Identity.fromConfig(),
 };
 
 const custom = new Map<string, Factory>();

@@ -54,7 +54,11 @@ function nonzeros(t: PruneTarget): number {
 /** 1 where the weight is kept (mask) or nonzero (no mask). */
 function keptPattern(t: PruneTarget): Uint8Array {
   const p = t.param;
-  return p.mask ? Uint8Array.from(p.mask) : Uint8Array.from(p.data, (v) => (v !== 0 ? 1 : 0));
+  if (p.mask) return p.mask.slice();
+  // A plain loop: Uint8Array.from with a mapping function is ~1 s per 4M weights.
+  const k = new Uint8Array(p.size);
+  for (let i = 0; i < p.size; i++) k[i] = p.data[i] !== 0 ? 1 : 0;
+  return k;
 }
 
 /** The most specific structure the pattern has. */

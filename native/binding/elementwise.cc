@@ -34,6 +34,33 @@ Napi::Value ReluBackward(const Napi::CallbackInfo& info) {
   });
 }
 
+// (x, out): out = gelu(x), both of one length.
+Napi::Value GeluForward(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    auto x = get_array<float>(info, 0, "x");
+    auto out = get_array<float>(info, 1, "out");
+    check_length(env, out.ElementLength(), static_cast<int64_t>(x.ElementLength()), "out");
+    gelu_forward(x.Data(), out.Data(), static_cast<int64_t>(x.ElementLength()));
+    return env.Undefined();
+  });
+}
+
+// (x, g, out): out = g * gelu'(x), all of one length.
+Napi::Value GeluBackward(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    auto x = get_array<float>(info, 0, "x");
+    auto g = get_array<float>(info, 1, "grad");
+    auto out = get_array<float>(info, 2, "out");
+    const int64_t n = static_cast<int64_t>(x.ElementLength());
+    check_length(env, g.ElementLength(), n, "grad");
+    check_length(env, out.ElementLength(), n, "out");
+    gelu_backward(x.Data(), g.Data(), out.Data(), n);
+    return env.Undefined();
+  });
+}
+
 // (src, indices, out): out[k] = src[indices[k]], every index checked.
 Napi::Value Gather(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {

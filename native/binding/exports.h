@@ -21,6 +21,8 @@ Napi::Value GemmAsync(const Napi::CallbackInfo& info);
 Napi::Value Transpose(const Napi::CallbackInfo& info);
 Napi::Value ReluForward(const Napi::CallbackInfo& info);
 Napi::Value ReluBackward(const Napi::CallbackInfo& info);
+Napi::Value GeluForward(const Napi::CallbackInfo& info);
+Napi::Value GeluBackward(const Napi::CallbackInfo& info);
 Napi::Value Gather(const Napi::CallbackInfo& info);
 Napi::Value GatherTranspose(const Napi::CallbackInfo& info);
 Napi::Value Im2col(const Napi::CallbackInfo& info);

@@ -12,6 +12,12 @@ void relu_forward(const float* x, float* out, int64_t n);
 // out[i] = x[i] > 0 ? g[i] : 0 (so an infinite g at a cut unit gives 0, not NaN).
 void relu_backward(const float* x, const float* g, float* out, int64_t n);
 
+// out[i] = gelu(x[i]) = x Φ(x) (exact form, erf-based; |error| < 3e-7 · max(1, |x|)).
+void gelu_forward(const float* x, float* out, int64_t n);
+
+// out[i] = g[i] · gelu'(x[i]) = g[i] (Φ(x) + x φ(x)).
+void gelu_backward(const float* x, const float* g, float* out, int64_t n);
+
 // out[k] = src[idx[k]] (the kept weights of a sparse layer, in mask order). Indices are the
 // caller's to check.
 void gather(const float* src, const int32_t* idx, int64_t count, float* out);

@@ -1,0 +1,193 @@
+/**
+ * InferenceSession: a compiled model. run() and runAsync() take batch-last tensors of any batch
+ * size and return every named output. Buffers are planned once (values whose lifetimes do not
+ * overlap share a buffer) and allocated per batch size on first use; each concurrent run takes
+ * its own set, so overlapping runAsync() calls are safe.
+ */
+import { NativeError, ShapeError, SparsennTypeError } from '../errors.js';
+import { Tensor } from '../nn/tensor.js';
+import type { MatrixBase } from '../tensor/base.js';
+import type { PlanReport } from './plan-report.js';
+import type { Step, Workspace } from './steps.js';
+
+export interface SessionValue {
+  readonly name: string;
+  readonly value: number;
+  readonly shape: readonly number[];
+}
+
+/** What compile() hands the session. */
+export interface SessionParts {
+  readonly inputs: readonly SessionValue[];
+  readonly outputs: readonly SessionValue[];
+  readonly steps: readonly Step[];
+  /** Per value: the buffer slot it lives in (-1 for model inputs, which use the caller's arrays). */
+  readonly slotOf: readonly number[];
+  /** Per slot: floats per sample. */
+  readonly slotSizes: readonly number[];
+  /** Per value: floats per sample. */
+  readonly valueSizes: readonly number[];
+  /** Per value: the model input it aliases, or -1. */
+  readonly inputOf: readonly number[];
+  readonly batchSizes: readonly number[];
+  readonly matrices: readonly MatrixBase[];
+  readonly report: PlanReport;
+}
+
+/** The inputs a run accepts: one tensor, tensors in input order, or tensors by input name. */
+export type SessionInputs = Tensor | readonly Tensor[] | Readonly<Record<string, Tensor>>;
+
+interface BufferSet {
+  slots: Float32Array[];
+  scratch: Map<string, Float32Array | Int32Array>;
+}
+
+export class InferenceSession {
+  readonly #parts: SessionParts;
+  readonly #pool = new Map<number, BufferSet[]>();
+  #disposed = false;
+
+  /** @internal Use compile(). */
+  constructor(parts: SessionParts) {
+    this.#parts = parts;
+  }
+
+  get inputNames(): string[] {
+    return this.#parts.inputs.map((i) => i.name);
+  }
+
+  get outputNames(): string[] {
+    return this.#parts.outputs.map((o) => o.name);
+  }
+
+  /** Runs the plan on the calling thread (products use the native thread pool). */
+  run(inputs: SessionInputs): Record<string, Tensor> {
+    const { arrays, n } = this.#inputs(inputs);
+    if (n === 0) return this.#empty();
+    const set = this.#take(n);
+    try {
+      const ws = this.#workspace(set, arrays, n);
+      for (const s of this.#parts.steps) s.run(ws);
+      return this.#outputs(ws);
+    } finally {
+      this.#give(n, set);
+    }
+  }
+
+  /**
+   * Runs the plan with every product off the event loop (a libuv worker each); the small
+   * steps between products (im2col, pooling, adds) run on the calling thread. Do not change
+   * the input arrays until it settles.
+   */
+  async runAsync(inputs: SessionInputs): Promise<Record<string, Tensor>> {
+    const { arrays, n } = this.#inputs(inputs);
+    if (n === 0) return this.#empty();
+    const set = this.#take(n);
+    try {
+      const ws = this.#workspace(set, arrays, n);
+      for (const s of this.#parts.steps) {
+        await s.runAsync(ws);
+        this.#check();
+      }
+      return this.#outputs(ws);
+    } finally {
+      this.#give(n, set);
+    }
+  }
+
+  /** The plan: per layer the format chosen for each expected batch size and the timings behind it. */
+  plan(): PlanReport {
+    return structuredClone(this.#parts.report);
+  }
+
+  /** Frees the native matrices; the session cannot run afterwards. */
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    for (const m of this.#parts.matrices) m.dispose();
+    this.#pool.clear();
+  }
+
+  #check(): void {
+    if (this.#disposed) throw new NativeError('ERR_DISPOSED', 'the inference session was disposed');
+  }
+
+  #inputs(inputs: SessionInputs): { arrays: Float32Array[]; n: number } {
+    this.#check();
+    const spec = this.#parts.inputs;
+    let list: unknown[];
+    if (inputs instanceof Tensor) list = [inputs];
+    else if (Array.isArray(inputs)) list = [...(inputs as unknown[])];
+    else if (inputs !== null && typeof inputs === 'object' && !ArrayBuffer.isView(inputs)) {
+      const rec = inputs as Record<string, unknown>;
+      const unknownNames = Object.keys(rec).filter((k) => !spec.some((s) => s.name === k));
+      if (unknownNames.length > 0) throw new ShapeError('ERR_SHAPE', `unknown input(s) ${unknownNames.map((k) => `'${k}'`).join(', ')}; the model's inputs are ${spec.map((s) => `'${s.name}'`).join(', ')}`);
+      list = spec.map((s) => {
+        if (!(s.name in rec)) throw new ShapeError('ERR_SHAPE', `missing input '${s.name}'`);
+        return rec[s.name];
+      });
+    } else throw new SparsennTypeError('ERR_TYPE', `run() takes a Tensor, an array of Tensors or a record of Tensors by input name, got ${inputs === null ? 'null' : typeof inputs}`);
+    if (list.length !== spec.length) throw new ShapeError('ERR_SHAPE', `the model takes ${spec.length} input(s) (${spec.map((s) => s.name).join(', ')}), got ${list.length}`);
+    let n = -1;
+    const arrays = list.map((t, i) => {
+      const s = spec[i]!;
+      if (!(t instanceof Tensor)) throw new SparsennTypeError('ERR_TYPE', `input '${s.name}' must be a Tensor, got ${t === null ? 'null' : typeof t}`);
+      const want = `[${[...s.shape, 'n'].join(', ')}]`;
+      if (t.shape.length !== s.shape.length + 1 || s.shape.some((d, k) => t.shape[k] !== d))
+        throw new ShapeError('ERR_SHAPE', `input '${s.name}' must have shape ${want} (batch last), got [${t.shape.join(', ')}]`);
+      const batch = t.shape[t.shape.length - 1]!;
+      if (n >= 0 && batch !== n) throw new ShapeError('ERR_SHAPE', `all inputs need the same batch size; '${s.name}' has ${batch}, an earlier input ${n}`);
+      n = batch;
+      return t.data;
+    });
+    return { arrays, n };
+  }
+
+  #empty(): Record<string, Tensor> {
+    return Object.fromEntries(this.#parts.outputs.map((o) => [o.name, new Tensor(new Float32Array(0), [...o.shape, 0])]));
+  }
+
+  #take(n: number): BufferSet {
+    const free = this.#pool.get(n);
+    const set = free?.pop();
+    if (set) return set;
+    return { slots: this.#parts.slotSizes.map((s) => new Float32Array(s * n)), scratch: new Map() };
+  }
+
+  #give(n: number, set: BufferSet): void {
+    if (this.#disposed) return;
+    // Keep buffer sets for the few most recent batch sizes only.
+    if (!this.#pool.has(n) && this.#pool.size >= 4) this.#pool.delete(this.#pool.keys().next().value!);
+    const list = this.#pool.get(n) ?? [];
+    if (list.length < 4) list.push(set);
+    this.#pool.set(n, list);
+  }
+
+  #workspace(set: BufferSet, inputs: Float32Array[], n: number): Workspace {
+    const p = this.#parts;
+    let best = 0;
+    p.batchSizes.forEach((b, i) => {
+      if (Math.abs(Math.log(n / b)) < Math.abs(Math.log(n / p.batchSizes[best]!))) best = i;
+    });
+    const scratch = <T extends Float32Array | Int32Array>(key: string, length: number, make: (k: number) => T): T => {
+      let a = set.scratch.get(key) as T | undefined;
+      if (!a || a.length < length) set.scratch.set(key, (a = make(length)));
+      return a.subarray(0, length) as T;
+    };
+    return {
+      n,
+      bucket: best,
+      value: (v) => {
+        const input = p.inputOf[v]!;
+        if (input >= 0) return inputs[input]!;
+        return set.slots[p.slotOf[v]!]!.subarray(0, p.valueSizes[v]! * n);
+      },
+      scratch: (key, length) => scratch(key, length, (k) => new Float32Array(k)),
+      scratchInt: (key, length) => scratch(key, length, (k) => new Int32Array(k)),
+    };
+  }
+
+  #outputs(ws: Workspace): Record<string, Tensor> {
+    return Object.fromEntries(this.#parts.outputs.map((o) => [o.name, new Tensor(ws.value(o.value).slice(), [...o.shape, ws.n])]));
+  }
+}
