@@ -75,6 +75,6 @@ export {
 export { loadModelFile, saveModelFile, modelFileFormat, type LoadedModel, type ModelFileFormat, type SaveModelFileOptions } from './io/files.js';
 export * from './analysis/index.js';
 export { measureLatency, formatLatency, type LatencyOptions, type LatencyResult, type LatencyRow } from './infer/latency.js';
-export { exportOnnx, toOnnxModel, saveOnnx, saveOnnxSync, MIN_EXPORT_OPSET, MAX_EXPORT_OPSET, type ExportOnnxOptions } from './io/onnx/export.js';
+export * from './io/onnx/index.js';
 export { renderReport, writeReport, writeReportSync, validateReportData } from './report/index.js';
 export type { ReportData, ReportMachine, ReportModel, AccuracyPoint, ReportAccuracy, ReportLayer, ReportSize, ReportLatency, ReportPlan, ReportPlanLayer } from './report/index.js';

@@ -42,6 +42,7 @@ export {
   type ElementwiseOptions,
   type ConvTranspose2dOptions,
 } from './layers/tensor-ops.js';
+export { AlongAxis, ConstantPad } from './layers/axis.js';
 export * as functional from './functional.js';
 export { setSparseThreshold, getSparseThreshold, type WeightExecution } from './ops/weight-product.js';
 export {

@@ -26,6 +26,7 @@ import { Linear } from './layers/linear.js';
 import { BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm } from './layers/norm.js';
 import { AvgPool2d, GlobalAvgPool, MaxPool2d } from './layers/pool.js';
 import { Sequential } from './layers/sequential.js';
+import { AlongAxis, ConstantPad } from './layers/axis.js';
 import { Clip, ConvTranspose2d, Elementwise, Gather, Identity, MatMulActs, ReduceMean, Resize, Slice, Transpose, Unary } from './layers/tensor-ops.js';
 import type { Module, ModuleConfig } from './module.js';
 
@@ -66,6 +67,8 @@ const layers: Record<string, Factory> = {
   Resize: (c) => Resize.fromConfig(c),
   ConvTranspose2d: (c) => ConvTranspose2d.fromConfig(c),
   Identity: () => Identity.fromConfig(),
+  AlongAxis: (c) => AlongAxis.fromConfig(c),
+  ConstantPad: (c) => ConstantPad.fromConfig(c),
 };
 
 const custom = new Map<string, Factory>();

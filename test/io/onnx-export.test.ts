@@ -11,7 +11,7 @@ import * as ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FormatError, IndexRangeError, ShapeError } from '../../lib/errors.js';
 import { exportOnnx, saveOnnx, saveOnnxSync, toOnnxModel, type ExportOnnxOptions } from '../../lib/io/onnx/export.js';
-import { AlongAxis } from '../../lib/io/onnx/layers.js';
+import { AlongAxis } from '../../lib/nn/layers/axis.js';
 import { decodeOnnx } from '../../lib/io/onnx/proto.js';
 import { Graph } from '../../lib/nn/graph.js';
 import {

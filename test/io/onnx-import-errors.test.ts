@@ -78,9 +78,9 @@ describe('unsupported operators', () => {
     expect(e.message).toMatch(/Supported .*Conv.*Gemm/);
   });
 
-  it('opsets outside 9-18 and models without a default opset are rejected', () => {
-    rejects(model([node('Relu', ['x'], ['y'])], [3], { opset: 8 }), /opset 8 is not supported.*9-18/);
-    rejects(model([node('Relu', ['x'], ['y'])], [3], { opset: 19 }), /opset 19 is not supported/);
+  it('opsets outside 9-23 and models without a default opset are rejected', () => {
+    rejects(model([node('Relu', ['x'], ['y'])], [3], { opset: 8 }), /opset 8 is not supported.*9-23/);
+    rejects(model([node('Relu', ['x'], ['y'])], [3], { opset: 24 }), /opset 24 is not supported/);
     const none = model([node('Relu', ['x'], ['y'])], [3]);
     none.opsetImports = [];
     rejects(none, /no default-domain opset/);
@@ -165,5 +165,51 @@ describe('constant folding', () => {
     // Everything but the Reshape and the ReLU folded away.
     expect(g.namedModules().slice(1).map(([, m]) => m.constructor.name)).toEqual(['Reshape', 'ReLU']);
     await compareWithOrt(bytes, g, { x: [2, 4] }, { batches: [3] });
+  });
+});
+
+describe('more graphs', () => {
+  it('weights from Constant nodes, two graph inputs, two outputs', async () => {
+    const constant = (out: string, t: OnnxTensor): OnnxNode => ({ name: '', opType: 'Constant', domain: '', inputs: [], outputs: [out], attributes: [{ name: 'value', value: { type: 'tensor', value: t } }] });
+    const m = model(
+      [
+        constant('w', f32('w', [3, 5])),
+        constant('b', f32('b', [5])),
+        constant('g', f32('g', [4, 5])),
+        node('MatMul', ['x', 'w'], ['xw'], '/proj/MatMul'),
+        node('Add', ['xw', 'b'], ['h'], '/proj/Add'),
+        node('Mul', ['h', 'x2'], ['p'], 'gate'),
+        node('Gemm', ['p', 'g'], ['y'], '/head/Gemm', { transB: 1 }),
+        node('Concat', ['h', 'p'], ['z'], 'both', { axis: 1 }),
+      ],
+      [3],
+    );
+    m.graph.inputs.push({ name: 'x2', elemType: OnnxDataType.FLOAT, shape: ['N', 5] });
+    m.graph.outputs.push({ name: 'z', elemType: OnnxDataType.FLOAT, shape: null });
+    const bytes = encodeOnnx(m);
+    const g = importOnnx(bytes);
+    expect(g.inputs).toEqual(['x', 'x2']);
+    expect(g.outputs).toEqual(['y', 'z']);
+    // MatMul + Add of Constant-node weights is one Linear with a bias
+    expect(g.namedParameters().map(([n, p]) => `${n}[${p.shape.join(',')}]`)).toEqual(['proj.weight[5,3]', 'proj.bias[5]', 'head.weight[4,5]']);
+    await compareWithOrt(bytes, g, { x: [3], x2: [5] }, { batches: [1, 4] });
+  });
+
+  it('opset 20: Gelu, exact and tanh', async () => {
+    const m = model([node('Gelu', ['x'], ['h'], 'exact'), node('Gelu', ['h'], ['y'], 'approx', { approximate: 'tanh' })], [5], { opset: 20 });
+    m.irVersion = 9;
+    const bytes = encodeOnnx(m);
+    const g = importOnnx(bytes);
+    expect(g.namedModules().slice(1).map(([, mod]) => mod.config())).toEqual([
+      { type: 'GELU', approximate: 'none' },
+      { type: 'GELU', approximate: 'tanh' },
+    ]);
+    await compareWithOrt(bytes, g, { x: [5] }, { batches: [3], scale: 3 });
+  });
+
+  it('opset 18: ReduceMean axes as an input', async () => {
+    const m = model([node('ReduceMean', ['x', 'ax'], ['y'], 'rm', { keepdims: 0 })], [3, 4], { inits: [i64('ax', [-1])], opset: 18 });
+    const bytes = encodeOnnx(m);
+    await compareWithOrt(bytes, importOnnx(bytes), { x: [3, 4] }, { batches: [2] });
   });
 });

@@ -59,7 +59,7 @@ import {
 import { Module } from '../../nn/module.js';
 import { Parameter } from '../../nn/parameter.js';
 import { noGrad, Tensor } from '../../nn/tensor.js';
-import { AlongAxis } from './layers.js';
+import { AlongAxis } from '../../nn/layers/axis.js';
 import { encodeOnnx } from './proto.js';
 import { OnnxDataType, type OnnxAttribute, type OnnxGraph, type OnnxModel, type OnnxNode, type OnnxTensor, type OnnxValueInfo } from './types.js';
 

@@ -137,7 +137,7 @@ export function binaryConst(op: FoldBinary, a: ConstValue, b: ConstValue): Const
         batch![i] = kx / y;
         break;
       case 'equal':
-        // N is at least 1: k N + v = w holds for no N when k != 0 and... only decidable when both sides have the same N term.
+        // k N + v = k' N + v' for every N only when k = k' (then it is v = v'); otherwise it depends on N.
         if (kx !== ky) fail(`cannot fold ${sym}: the result depends on the batch size`);
         data[i] = x === y ? 1 : 0;
         break;

@@ -9,7 +9,7 @@
  * or reduce the batch axis are rejected with an error naming the node. Shape arithmetic
  * (Shape, Gather, Concat, ...) is evaluated at import with the batch size as a symbol.
  *
- * Supported: opsets 9-18 of the default domain, the operators listed in SUPPORTED_ONNX_OPS.
+ * Supported: opsets 9-23 of the default domain, the operators listed in SUPPORTED_ONNX_OPS.
  * Before building anything, every node is checked and one FormatError names every unsupported
  * operator with the nodes using it.
  */
@@ -26,8 +26,12 @@ import { decodeOnnx } from './proto.js';
 import type { OnnxModel, OnnxTensor, OnnxValueInfo } from './types.js';
 import { MAX_IMPORT_ELEMENTS, type Value } from './values.js';
 
-/** The lowest and highest default-domain opset the importer accepts. */
-export const ONNX_OPSET_RANGE: readonly [number, number] = [9, 18];
+/**
+ * The lowest and highest default-domain opset the importer accepts. Opsets 19-23 changed the
+ * supported operators only by new element types and attributes whose defaults keep the old
+ * behaviour (non-default values are rejected by the converters).
+ */
+export const ONNX_OPSET_RANGE: readonly [number, number] = [9, 23];
 
 /** The ONNX operators (default domain) importOnnx converts. */
 export const SUPPORTED_ONNX_OPS: readonly string[] = Object.keys(converters)

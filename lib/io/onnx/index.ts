@@ -1,7 +1,7 @@
-/** ONNX support: the file codec and the importer (re-exports only). */
+/** ONNX support: the file codec, the importer and the exporter (re-exports only). */
 export { decodeOnnx, encodeOnnx } from './proto.js';
 export { importOnnx, importOnnxFile, SUPPORTED_ONNX_OPS, ONNX_OPSET_RANGE, type ImportOnnxOptions } from './import.js';
-export { AlongAxis } from './layers.js';
+export { exportOnnx, saveOnnx, saveOnnxSync, toOnnxModel, MIN_EXPORT_OPSET, MAX_EXPORT_OPSET, type ExportOnnxOptions } from './export.js';
 export {
   OnnxDataType,
   type OnnxDataTypeCode,

@@ -61,11 +61,6 @@ export function intConst(dims: readonly number[], data: ArrayLike<number>, batch
   return { kind: 'const', float: false, dims: [...dims], data: Float64Array.from(data), batch: b };
 }
 
-/** Whether a constant's value depends on the batch size. */
-export function dependsOnBatch(c: ConstValue): boolean {
-  return c.batch !== null;
-}
-
 /** Formats a constant's element i, "N" terms included (for messages). */
 export function formatElement(c: ConstValue, i: number): string {
   const k = c.batch ? c.batch[i]! : 0;

@@ -40,12 +40,16 @@ function binary(op: BinaryOp): Converter {
   };
 }
 
-/** Ops sparsenn only evaluates on constants (shape arithmetic in exported graphs). */
+/** Ops sparsenn only evaluates on constants (shape arithmetic in exported graphs); Max and Min take any number of inputs. */
 function constantOnly(op: FoldBinary): Converter {
   return (ctx, node, inputs) => {
-    const a = ctx.konst(node, inputs, 0, 'A');
-    const b = ctx.konst(node, inputs, 1, 'B');
-    return fold(ctx, node, () => binaryConst(op, a, b));
+    if (inputs.length < 2 && op !== 'max' && op !== 'min') return ctx.fail(node, `${node.opType} needs two inputs`);
+    let acc = ctx.konst(node, inputs, 0, 'input 0');
+    for (let i = 1; i < inputs.length; i++) {
+      const next = ctx.konst(node, inputs, i, `input ${i}`);
+      acc = fold(ctx, node, () => binaryConst(op, acc, next));
+    }
+    return acc;
   };
 }
 

@@ -7,7 +7,7 @@
 import { Conv2d } from '../../../nn/layers/conv.js';
 import { ConvTranspose2d } from '../../../nn/layers/tensor-ops.js';
 import type { ImportContext, ImportNode } from '../context.js';
-import { ConstantPad } from '../layers.js';
+import { ConstantPad } from '../../../nn/layers/axis.js';
 import { MAX_IMPORT_ELEMENTS, type ActValue, type ConstValue } from '../values.js';
 import { reshapeAct, resolveAutoPad, symmetricPads, type Converter } from './common.js';
 

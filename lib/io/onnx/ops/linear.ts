@@ -7,7 +7,7 @@
 import { Linear } from '../../../nn/layers/linear.js';
 import { MatMulActs } from '../../../nn/layers/tensor-ops.js';
 import type { ImportContext, ImportNode } from '../context.js';
-import { AlongAxis } from '../layers.js';
+import { AlongAxis } from '../../../nn/layers/axis.js';
 import { floatConst, MAX_IMPORT_ELEMENTS, size, type ActValue, type ConstValue } from '../values.js';
 import { onnxRank, reshapeAct, type Converter } from './common.js';
 

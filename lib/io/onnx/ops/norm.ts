@@ -6,7 +6,7 @@
 import { BatchNorm1d, BatchNorm2d, LayerNorm } from '../../../nn/layers/norm.js';
 import type { ImportContext, ImportNode } from '../context.js';
 import { expandConst } from '../fold.js';
-import { AlongAxis } from '../layers.js';
+import { AlongAxis } from '../../../nn/layers/axis.js';
 import { size, type ActValue, type ConstValue } from '../values.js';
 import { fold, reshapeAct, sampleAxisOf, type Converter } from './common.js';
 

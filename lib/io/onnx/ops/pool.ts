@@ -6,7 +6,7 @@ import { AvgPool2d, GlobalAvgPool, MaxPool2d } from '../../../nn/layers/pool.js'
 import { ReduceMean } from '../../../nn/layers/tensor-ops.js';
 import type { Module } from '../../../nn/module.js';
 import type { ImportContext, ImportNode } from '../context.js';
-import { ConstantPad } from '../layers.js';
+import { ConstantPad } from '../../../nn/layers/axis.js';
 import type { ActValue } from '../values.js';
 import { reshapeAct, resolveAutoPad, symmetricPads, type Converter } from './common.js';
 

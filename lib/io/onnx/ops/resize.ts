@@ -1,5 +1,5 @@
 /**
- * Resize (opsets 10, 11, 13, 18 without the new attributes) and Upsample (opset 9) of images
+ * Resize (opsets 10, 11, 13, 18+ without the newer attributes) and Upsample (opset 9) of images
  * [N, C, H, W] -> Resize on H and W. Opsets below 11 map output pixels to input pixels
  * 'asymmetric'ally and round nearest neighbours down (up when shrinking), as ONNX Runtime does.
  */

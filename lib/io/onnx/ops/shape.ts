@@ -23,7 +23,7 @@ import {
 } from '../fold.js';
 import { floatConst, formatConst, intConst, MAX_IMPORT_ELEMENTS, size, type ActValue, type ConstValue, type Value } from '../values.js';
 import { fold, onnxRank, reshapeAct, sampleAxisOf, scalarOf, type Converter } from './common.js';
-import { ConstantPad } from '../layers.js';
+import { ConstantPad } from '../../../nn/layers/axis.js';
 
 /** The value at or beyond which an int64 "end" means "to the end" (saturated to int32 by the decoder). */
 const TO_END = 2147483647;

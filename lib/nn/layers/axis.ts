@@ -1,5 +1,5 @@
 /**
- * The modules the ONNX importer adds to the layers of lib/nn:
+ * Two layers the ONNX importer needs (and anyone may use):
  *
  * - AlongAxis applies a feature layer (Linear, LayerNorm) along one sample axis of a larger
  *   activation, every other sample axis treated as more batch. ONNX MatMul with a constant
@@ -9,15 +9,14 @@
  * - ConstantPad pads sample axes with a constant (ONNX Pad in constant mode; uneven
  *   convolution padding as Pad + Conv2d).
  *
- * Both register themselves ('AlongAxis', 'ConstantPad') with registerModuleType when this file
- * is imported.
+ * Both are listed in lib/nn/registry.ts, so moduleFromConfig() rebuilds them.
  */
 import { ShapeError, SparsennTypeError } from '../../errors.js';
-import { Module, type ModuleConfig } from '../../nn/module.js';
-import { sampleAxis } from '../../nn/ops/elementwise.js';
-import { transpose } from '../../nn/ops/tensor-ops.js';
-import { moduleFromConfig, registerModuleType } from '../../nn/registry.js';
-import { accumulateGrad, accumulateOwnedGrad, opResult, Tensor } from '../../nn/tensor.js';
+import { Module, type ModuleConfig } from '../module.js';
+import { sampleAxis } from '../ops/elementwise.js';
+import { transpose } from '../ops/tensor-ops.js';
+import { moduleFromConfig } from '../registry.js';
+import { accumulateGrad, accumulateOwnedGrad, opResult, Tensor } from '../tensor.js';
 
 /** The same values under another shape of the same size (the batch may change): a view. */
 function view(x: Tensor, shape: readonly number[]): Tensor {
@@ -140,5 +139,3 @@ export class ConstantPad extends Module {
   }
 }
 
-registerModuleType('AlongAxis', (c) => AlongAxis.fromConfig(c));
-registerModuleType('ConstantPad', (c) => ConstantPad.fromConfig(c));
