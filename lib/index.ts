@@ -58,6 +58,7 @@ export {
   encodeSpnn,
   decodeSpnn,
   inspectSpnn,
+  readSpnn,
   saveSpnn,
   saveSpnnSync,
   loadSpnn,

@@ -22,7 +22,7 @@ export interface FormatCandidate {
   build(): MatrixBase[];
 }
 
-/** N:M patterns tried, sparsest first. */
+/** N:M patterns tried, sparsest first (the N:M format needs at least N columns in a partial last group). */
 const NM_PATTERNS: ReadonlyArray<[number, number]> = [
   [1, 8],
   [1, 4],
@@ -87,7 +87,7 @@ export function candidates(weight: Float32Array, groups: number, rows: number, c
     { format: 'dense', worthTiming: true, build: () => parts.map((w) => new Matrix(w.slice(), rows, cols)) },
     { format: 'csr', worthTiming: density <= MAX_CSR_DENSITY, build: () => parts.map((w) => CsrMatrix.fromDense(w, rows, cols)) },
   ];
-  const nm = NM_PATTERNS.find(([n, m]) => m <= cols && parts.every((w) => nmHolds(w, rows, cols, n, m)));
+  const nm = NM_PATTERNS.find(([n, m]) => m <= cols && (cols % m === 0 || cols % m >= n) && parts.every((w) => nmHolds(w, rows, cols, n, m)));
   if (nm) {
     const [n, m] = nm;
     out.push({ format: `${n}:${m}`, worthTiming: true, build: () => parts.map((w) => NmMatrix.fromDense(w, rows, cols, { n, m })) });

@@ -11,24 +11,11 @@ import { Linear } from '../nn/layers/linear.js';
 import { BatchNorm1d, BatchNorm2d } from '../nn/layers/norm.js';
 import { MaxPool2d } from '../nn/layers/pool.js';
 import type { Module } from '../nn/module.js';
+import type { ConvGeometry } from '../nn/ops/conv.js';
 import type { TracedModel } from './trace.js';
 
-/** Convolution geometry of a product that runs on im2col columns. */
-export interface ConvShape {
-  readonly c: number;
-  readonly h: number;
-  readonly w: number;
-  readonly kh: number;
-  readonly kw: number;
-  readonly sh: number;
-  readonly sw: number;
-  readonly ph: number;
-  readonly pw: number;
-  readonly dh: number;
-  readonly dw: number;
-  readonly oh: number;
-  readonly ow: number;
-}
+/** Convolution geometry of a product that runs on im2col columns (the batch is the run's). */
+export type ConvShape = Omit<ConvGeometry, 'n'>;
 
 export interface ProductOp {
   readonly kind: 'product';

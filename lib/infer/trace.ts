@@ -3,11 +3,11 @@
  * with Sequential and Graph opened and every other module kept whole, turned into numbered
  * values (sample shapes) and calls between them.
  */
-import { FormatError, ShapeError, SparsennTypeError } from '../errors.js';
+import { FormatError, ShapeError } from '../errors.js';
 import { Graph } from '../nn/graph.js';
 import type { Module } from '../nn/module.js';
 import { Tensor } from '../nn/tensor.js';
-import { containerLeaves, producers, traceModel as traceLeaves } from '../nn/trace.js';
+import { containerLeaves, producers, sampleShapes, traceModel as traceLeaves } from '../nn/trace.js';
 
 /** One value: a model input or a call's output; `shape` excludes the batch (the last axis). */
 export interface TracedValue {
@@ -31,17 +31,11 @@ export interface TracedModel {
   readonly calls: readonly TracedCall[];
 }
 
-/** The shape of one sample per input, validated. */
+/** The shape of one sample per model input, validated (lib/nn/trace.ts) and counted. */
 export function checkSampleShapes(sampleShape: unknown, inputCount: number): number[][] {
-  if (!Array.isArray(sampleShape))
-    throw new SparsennTypeError('ERR_TYPE', `sampleShape must be an array of dimensions (or one array per model input), got ${typeof sampleShape}`);
-  const shapes = sampleShape.length > 0 && Array.isArray(sampleShape[0]) ? (sampleShape as unknown[]) : [sampleShape];
-  if (shapes.length !== inputCount) throw new ShapeError('ERR_SHAPE', `the model takes ${inputCount} input(s); sampleShape gives ${shapes.length} shape(s)`);
-  return shapes.map((s, i) => {
-    if (!Array.isArray(s) || s.length === 0 || s.some((d) => typeof d !== 'number' || !Number.isInteger(d) || d < 1))
-      throw new ShapeError('ERR_SHAPE', `sample shape ${i} must be a non-empty array of positive integers (batch excluded), got ${JSON.stringify(s)}`);
-    return [...(s as number[])];
-  });
+  const shapes = sampleShapes(sampleShape, 'compile');
+  if (shapes.length !== inputCount) throw new ShapeError('ERR_SHAPE', `compile: the model takes ${inputCount} input(s); sampleShape gives ${shapes.length} shape(s)`);
+  return shapes;
 }
 
 /** The names of a model's inputs: a Graph's own, otherwise one input called 'input'. */

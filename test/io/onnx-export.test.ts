@@ -11,7 +11,8 @@ import * as ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FormatError, IndexRangeError, ShapeError } from '../../lib/errors.js';
 import { exportOnnx, saveOnnx, saveOnnxSync, toOnnxModel, type ExportOnnxOptions } from '../../lib/io/onnx/export.js';
-import { AlongAxis } from '../../lib/nn/layers/axis.js';
+import { AlongAxis, ConstantPad } from '../../lib/nn/layers/axis.js';
+import { importOnnx } from '../../lib/io/onnx/import.js';
 import { decodeOnnx } from '../../lib/io/onnx/proto.js';
 import { Graph } from '../../lib/nn/graph.js';
 import {
@@ -53,6 +54,7 @@ import { noGrad, Tensor } from '../../lib/nn/tensor.js';
 import { prune } from '../../lib/prune/index.js';
 import { expectRejects, expectThrows } from '../helpers/errors.js';
 import { mulberry32 } from '../helpers/random.js';
+import { compareWithOrt, expectAllClose, fixture, randomValues, runOrt } from './onnx-helpers.js';
 
 // ---------------------------------------------------------------------------------- helpers --
 
@@ -418,6 +420,68 @@ describe('exportOnnx: the importer\'s AlongAxis', () => {
     await checkModel(g, [5, 8], { outputName: 'out', inputName: 'tokens', opset: 13 }, [2]);
     // Rank 3: moving axis 0 last and back are different permutations.
     await checkModel(new Sequential(new AlongAxis(new Linear(4, 3), 0), new AlongAxis(new LayerNorm(2), 1)), [4, 2, 3], {}, [2]);
+  });
+});
+
+describe('exportOnnx: ConstantPad', () => {
+  it('pads every sample axis (ONNX axis a + 1, never the batch), -Infinity before a max pool, at opsets 13, 17 and 20', async () => {
+    const model = new Sequential({
+      pad1: new ConstantPad([1, 0, 2, 0, 3, 1], 0.5), // [2, 4, 5] -> [3, 7, 8]: the channel axis too
+      conv: new Conv2d(3, 4, 3), // [4, 5, 6]
+      // |conv| < 6 for inputs in [-1, 1]: every value is negative, so a pad of 0 instead of
+      // -Infinity would win the max of each window that holds a pad row or column.
+      shift: new Elementwise('sub', { constant: { data: Float32Array.of(10), shape: [] } }),
+      pad2: new ConstantPad([0, 1, 1, 0, 0, 1], -Infinity), // [4, 6, 8]: each window holds a real value
+      pool: new MaxPool2d(2), // [4, 3, 4]
+      pad3: new ConstantPad([0, 0, 0, 0, 0, 0], 7), // no padding at all
+      flat: new Flatten(), // [48]
+      pad4: new ConstantPad([2, 3], -1.5), // [53]
+    });
+    for (const opset of [13, 17, 20]) {
+      const bytes = await checkModel(model, [2, 4, 5], { opset }, [1, 3]);
+      // Again without graph optimizations: onnxruntime 1.30 fuses a Pad into the next MaxPool
+      // as -Infinity padding whatever its value, which would hide a wrong pad value.
+      const xb = batch([2, 4, 5], 2, 40 + opset);
+      const plain = await runOrt(bytes, { input: { dims: [2, 2, 4, 5], data: xb.onnx } });
+      expectClose(plain['output']!.data, toBatchFirst(noGrad(() => model.inEvalMode(() => model.forward(xb.ours)))), `opset ${opset} unoptimized`);
+      const file = decodeOnnx(bytes);
+      const init = (name: string) => Array.from(file.graph.initializers.find((t) => t.name === name)!.data);
+      // Each Pad: data, pads (ONNX order: the begins of [N, ...sample], then the ends), value.
+      const pads = file.graph.nodes.filter((n) => n.opType === 'Pad').map((n) => [init(n.inputs[1]!), init(n.inputs[2]!)]);
+      expect(pads, `opset ${opset}`).toEqual([
+        [[0, 1, 0, 2, 0, 0, 3, 1], [0.5]],
+        [[0, 0, 1, 1, 0, 0, 0, 1], [-Infinity]],
+        [[0, 0, 0, 0, 0, 0, 0, 0], [7]],
+        [[0, 2, 0, 3], [-1.5]],
+      ]);
+    }
+    // The windows on the border mix -Infinity pads with real values: all finite and negative.
+    const x = batch([2, 4, 5], 2, 5);
+    const pooled = noGrad(() => model.children().slice(0, 5).reduce((v, [, m]) => m.forward(v), x.ours));
+    expect(pooled.shape).toEqual([4, 3, 4, 2]);
+    for (const v of pooled.data) expect(Number.isFinite(v) && v < 0).toBe(true);
+  });
+
+  it('import -> export -> import of misc_opset17 (uneven conv and max-pool padding, Pad with a value) matches onnxruntime on the original', async () => {
+    const original = fixture('misc_opset17.onnx');
+    const g = importOnnx(original);
+    const padConfigs = (m: Module) => m.namedModules().filter(([, c]) => c instanceof ConstantPad).map(([name, c]) => [name, c.config()]);
+    expect(padConfigs(g)).toEqual([
+      ['conv_uneven_pad', { type: 'ConstantPad', pads: [0, 0, 1, 0, 1, 2], value: 0 }],
+      ['maxpool_uneven_pad', { type: 'ConstantPad', pads: [0, 1, 0, 0, 1, 2], value: '-Infinity' }],
+      ['pad', { type: 'ConstantPad', pads: [0, 1, 0, 0, 0, 1], value: 0.25 }],
+    ]);
+    const bytes = exportOnnx(g, { sampleShape: [2, 5, 6] });
+    const again = importOnnx(bytes);
+    expect(padConfigs(again)).toEqual(padConfigs(g));
+    // The re-imported model against onnxruntime on the original file.
+    await compareWithOrt(original, again, { x: [2, 5, 6] }, { batches: [1, 4] });
+    // The exported file itself in onnxruntime against the original.
+    const rng = mulberry32(77);
+    const feeds = { x: { dims: [3, 2, 5, 6], data: randomValues(rng, 3 * 60) } };
+    const want = await runOrt(original, feeds);
+    const got = await runOrt(bytes, feeds);
+    expectAllClose(got['y']!, want['y']!, 1e-4, 'exported file');
   });
 });
 

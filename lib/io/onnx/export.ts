@@ -1,6 +1,6 @@
 /**
- * ONNX export: a sparsenn model (Sequential, Graph, the built-in layers and the tensor-op
- * modules) as a standard dense ONNX model that any runtime can run. Pruned weights are written
+ * ONNX export: a sparsenn model (Sequential, Graph, the built-in layers, the tensor-op modules,
+ * the importer's AlongAxis and ConstantPad) as a standard dense ONNX model that any runtime can run. Pruned weights are written
  * as zeros (the file is dense; its zeros compress well), batch norm with its running statistics,
  * dropout as Identity: the inference graph of the model in eval mode.
  *
@@ -59,7 +59,7 @@ import {
 import { Module } from '../../nn/module.js';
 import { Parameter } from '../../nn/parameter.js';
 import { noGrad, Tensor } from '../../nn/tensor.js';
-import { AlongAxis } from '../../nn/layers/axis.js';
+import { AlongAxis, ConstantPad } from '../../nn/layers/axis.js';
 import { encodeOnnx } from './proto.js';
 import { OnnxDataType, type OnnxAttribute, type OnnxGraph, type OnnxModel, type OnnxNode, type OnnxTensor, type OnnxValueInfo } from './types.js';
 
@@ -588,6 +588,15 @@ function emitLeaf(b: Builder, m: Module, base: string, ins: Val[], out: Tensor):
     if (m.axes !== null && m.axes.length === 0) return b.node('Identity', [x.name], base);
     const axes = (m.axes ?? xs.map((_, i) => i)).map((a) => onnxAxis(a, xs.length));
     return b.reduceMean(x.name, axes, m.keepdims, base);
+  }
+  if (m instanceof ConstantPad) {
+    // ONNX pads name every axis, begins then ends: 0 for the batch (ONNX axis 0), then the
+    // sample axes in order. Pads are an input from opset 11, below the exporter's range.
+    const r = xs.length;
+    const pads = [0, ...m.pads.slice(0, r), 0, ...m.pads.slice(r)];
+    // A float32 initializer holds -Infinity (a max pool's padding) exactly.
+    const value = b.floatInit(`${base}.value`, Float32Array.of(m.value), []);
+    return b.node('Pad', [x.name, b.int64(`${base}.pads`, pads), value], base, [str('mode', 'constant')]);
   }
   if (m instanceof Resize) {
     const attrs = [str('mode', m.mode), str('coordinate_transformation_mode', m.coordinateTransformationMode), str('nearest_mode', m.nearestMode)];
