@@ -34,6 +34,27 @@
  * | AvgPool2d | window inputs inside the image (adds and one scale) | 0 |
  * | GlobalAvgPool | one per input element | 0 |
  * | Dropout (eval), Flatten, Reshape, Concat, Embedding (a lookup) | 0 | 0 |
+ * | Elementwise add / sub / mul / div (two activations or one and a constant, broadcast) | 1 | 0 |
+ * | Elementwise pow: by the constant 2 (a square) | 1 | 0 |
+ * | Elementwise pow, any other (exp(y log x)) | 0 | 1 |
+ * | Unary sqrt / erf / exp / log | 0 | 1 |
+ * | Unary reciprocal | 1 | 0 |
+ * | Unary neg / abs (a sign bit) | 0 | 0 |
+ * | Clip | 1 per finite bound | 0 |
+ * | ReduceMean of R values into one (R - 1 adds, one scale) | R per output, so 1 per input; 0 when R = 1 | 0 |
+ * | Resize, linear (4 taps: 4 multiplies, 3 adds; the tap weights depend on the position only) | 7 | 0 |
+ * | Resize nearest, Identity, Transpose, Slice, Gather, ConstantPad (data movement) | 0 | 0 |
+ *
+ * Products besides Linear and Conv2d:
+ * - an **AlongAxis** layer applies its inner layer at every position of the other sample axes:
+ *   it costs the inner layer's cost for one [features] sample times the positions (a Linear
+ *   inside costs out * in MACs dense and nnz sparse per position, its bias one add per output);
+ * - a **ConvTranspose2d** (weight [inC, outC / groups, kh, kw]) multiplies every input position
+ *   by every weight of its input channel: weight.size dense and nnz sparse MACs per input
+ *   position H * W, the taps that land in the cropped padding included, as the GEMM + col2im
+ *   kernel computes them; the bias one add per output;
+ * - **MatMulActs**, a product of two activations, costs M * K * N MACs per matrix (out elements
+ *   times the shared dimension K), the same dense and sparse: no mask applies to activations.
  *
  * A batch norm right after a convolution or Linear can be folded into its weights, making its
  * cost 0; it is counted here as run. A module type not in this list (a custom layer) is listed
@@ -47,11 +68,16 @@ import { Embedding } from '../nn/layers/embedding.js';
 import { Linear } from '../nn/layers/linear.js';
 import { BatchNormBase, GroupNorm, LayerNorm } from '../nn/layers/norm.js';
 import { AvgPool2d, GlobalAvgPool, MaxPool2d } from '../nn/layers/pool.js';
+import { AlongAxis, ConstantPad } from '../nn/layers/axis.js';
+import { Clip, ConvTranspose2d, Elementwise, Gather, Identity, MatMulActs, ReduceMean, Resize, Slice, Transpose, Unary } from '../nn/layers/tensor-ops.js';
 import { Module } from '../nn/module.js';
 import { sampleAxis } from '../nn/ops/elementwise.js';
-import { sparsityReport } from '../prune/report.js';
+import type { Parameter } from '../nn/parameter.js';
+import { Tensor } from '../nn/tensor.js';
+import { detectStructure, sparsityReport } from '../prune/report.js';
 import { pruneTargets } from '../prune/targets.js';
-import { producers, sampleShapeOf, traceShapes, typeName, type LeafCall, type SampleShape } from '../nn/trace.js';
+import { producers, sampleShapeOf, typeName, type LeafCall, type SampleShape } from '../nn/trace.js';
+import { traceForAnalysis } from './trace.js';
 
 /** The cost of one call of one leaf module, per sample. */
 export interface LayerFlops {
@@ -62,12 +88,22 @@ export interface LayerFlops {
   /** One sample's shape of each input and of the output (batch excluded). */
   inputShapes: number[][];
   outputShape: number[];
-  /** Weight entries and kept weights (mask, or nonzeros without one) of a Linear / Conv2d; 0 for other layers. */
+  /**
+   * Weight entries and kept weights (mask, or nonzeros without one) of a Linear, Conv2d,
+   * ConvTranspose2d or the Linear inside an AlongAxis; 0 for other layers.
+   */
   params: number;
   nnz: number;
-  /** The mask's structure as sparsityReport names it ('dense', '2:4', 'unstructured', ...); null for other layers. */
+  /**
+   * The mask's structure as sparsityReport names it ('dense', '2:4', 'unstructured', ...; a
+   * ConvTranspose2d's weight seen as [inC, rest] rows); null for other layers.
+   */
   structure: string | null;
-  /** Output positions each weight is applied at (1 for a Linear on features, OH * OW for a Conv2d); null for other layers. */
+  /**
+   * Positions each weight is applied at: 1 for a Linear on features, OH * OW for a Conv2d, the
+   * input's H * W for a ConvTranspose2d, the positions of the other sample axes for a Linear in
+   * an AlongAxis; null for other layers.
+   */
   positions: number | null;
   macsDense: number;
   macsSparse: number;
@@ -136,21 +172,56 @@ function normCost(groups: number, n: number, affine: boolean): Cost {
   return { ...none, extra: groups * (5 * n + 1 + (affine ? 2 * n : 0)), transcendentals: groups };
 }
 
+/** A layer with a prunable weight. */
+type Weighted = Linear | Conv2d | ConvTranspose2d;
+
+/** The weighted layer of a call (the Linear inside an AlongAxis) and the positions its weight is applied at. */
+function weightedOf(c: LeafCall): { layer: Weighted; positions: number } | null {
+  const m = c.module;
+  const outSize = perSample(sampleShapeOf(c.output));
+  if (m instanceof Linear || m instanceof Conv2d) return { layer: m, positions: outSize / m.weight.shape[0]! };
+  if (m instanceof AlongAxis && m.layer instanceof Linear) return { layer: m.layer, positions: outSize / m.layer.outFeatures };
+  // every input pixel meets every weight of its channel
+  if (m instanceof ConvTranspose2d) return { layer: m, positions: perSample(sampleShapeOf(c.inputs[0]!)) / m.inChannels };
+  return null;
+}
+
+/** 1 where a weight is kept: its mask, or nonzero without one (sparsityReport's rule). */
+function keptPattern(p: Parameter): Uint8Array {
+  if (p.mask) return p.mask;
+  const k = new Uint8Array(p.size);
+  for (let i = 0; i < p.size; i++) k[i] = p.data[i] !== 0 ? 1 : 0;
+  return k;
+}
+
+/** Scales every part of a cost (an inner layer's cost at each of `times` positions). */
+function times(k: Cost, n: number): Cost {
+  return { macsDense: k.macsDense * n, macsSparse: k.macsSparse * n, extra: k.extra * n, transcendentals: k.transcendentals * n };
+}
+
+const TRANSCENDENTAL_UNARY = new Set(['sqrt', 'erf', 'exp', 'log']);
+
 /** The cost of one call; null for a module type not counted. `nnz`: kept weights of the module's weight. */
-function callCost(c: LeafCall, nnz: (m: Linear | Conv2d) => number): Cost | null {
+function callCost(c: LeafCall, nnz: (m: Weighted) => number): Cost | null {
   const m = c.module;
   const inShape = c.inputs[0] ? sampleShapeOf(c.inputs[0]) : [];
   const outShape = sampleShapeOf(c.output);
   const outSize = perSample(outShape);
-  if (m instanceof Linear || m instanceof Conv2d) {
-    const rows = m.weight.shape[0]!;
-    const positions = outSize / rows;
+  if (m instanceof Linear || m instanceof Conv2d || m instanceof ConvTranspose2d) {
+    const { positions } = weightedOf(c)!;
     return {
       macsDense: m.weight.size * positions,
       macsSparse: nnz(m) * positions,
       extra: m.bias ? outSize : 0,
       transcendentals: 0,
     };
+  }
+  if (m instanceof AlongAxis) {
+    // The inner layer sees [features, positions * n]: its cost for one [features] sample, per position.
+    const a = sampleAxis(m.axis, c.inputs[0]!.rank, 'AlongAxis', c.inputs[0]!.shape);
+    const features = inShape[a]!;
+    const inner = callCost({ module: m.layer, name: c.name, inputs: [Tensor.zeros([features, 1])], output: Tensor.zeros([outShape[a]!, 1]) }, nnz);
+    return inner && times(inner, perSample(inShape) / features);
   }
   if (m instanceof ReLU) return { ...none, extra: outSize };
   if (m instanceof LeakyReLU) return { ...none, extra: 2 * outSize };
@@ -181,6 +252,26 @@ function callCost(c: LeafCall, nnz: (m: Linear | Conv2d) => number): Cost | null
   }
   if (m instanceof GlobalAvgPool) return { ...none, extra: perSample(inShape) };
   if (m instanceof Dropout || m instanceof Flatten || m instanceof Reshape || m instanceof Concat || m instanceof Embedding) return none;
+  if (m instanceof Elementwise) {
+    if (m.op !== 'pow') return { ...none, extra: outSize };
+    const square = m.constant !== null && !m.constantFirst && m.constant.every((v) => v === 2);
+    return square ? { ...none, extra: outSize } : { ...none, transcendentals: outSize };
+  }
+  if (m instanceof Unary) {
+    if (TRANSCENDENTAL_UNARY.has(m.op)) return { ...none, transcendentals: outSize };
+    return m.op === 'reciprocal' ? { ...none, extra: outSize } : none;
+  }
+  if (m instanceof Clip) return { ...none, extra: outSize * ((Number.isFinite(m.min) ? 1 : 0) + (Number.isFinite(m.max) ? 1 : 0)) };
+  if (m instanceof MatMulActs) {
+    const k = inShape[inShape.length - 1]!; // the shared dimension: the last axis of the left operand
+    return { ...none, macsDense: outSize * k, macsSparse: outSize * k };
+  }
+  if (m instanceof ReduceMean) {
+    const inSize = perSample(inShape);
+    return { ...none, extra: inSize > outSize ? inSize : 0 };
+  }
+  if (m instanceof Resize) return { ...none, extra: m.mode === 'linear' ? 7 * outSize : 0 };
+  if (m instanceof Identity || m instanceof Transpose || m instanceof Slice || m instanceof Gather || m instanceof ConstantPad) return none;
   return null;
 }
 
@@ -194,28 +285,39 @@ function callCost(c: LeafCall, nnz: (m: Linear | Conv2d) => number): Cost | null
 export function flopsReport(model: Module, opts: FlopsOptions = {}): FlopsReport {
   if (!(model instanceof Module)) throw new SparsennTypeError('ERR_TYPE', 'flopsReport needs a Module');
   if (opts === null || typeof opts !== 'object') throw new SparsennTypeError('ERR_TYPE', 'flopsReport options must be an object');
-  const trace = traceShapes(model, opts.sampleShape, 'flopsReport');
-  // kept weights and mask structure exactly as sparsityReport counts them
+  const trace = traceForAnalysis(model, opts.sampleShape, 'flopsReport');
+  // kept weights and mask structure exactly as sparsityReport counts them (Linear and Conv2d;
+  // a ConvTranspose2d is no prune target, its weight is counted by the same rule here)
   const targets = pruneTargets(model);
   const sparsity = sparsityReport(model);
-  const byModule = new Map(targets.map((t, i) => [t.module, sparsity.layers[i]!]));
-  const nnz = (m: Linear | Conv2d) => byModule.get(m)!.nnz;
+  const byModule = new Map<Module, { nnz: number; structure: string }>(targets.map((t, i) => [t.module, sparsity.layers[i]!]));
+  const weightInfo = (m: Weighted) => {
+    let info = byModule.get(m);
+    if (!info) {
+      const k = keptPattern(m.weight);
+      const rows = m.weight.shape[0]!;
+      info = { nnz: k.reduce((a, b) => a + b, 0), structure: detectStructure(k, rows, m.weight.size / rows) };
+      byModule.set(m, info);
+    }
+    return info;
+  };
+  const nnz = (m: Weighted) => weightInfo(m).nnz;
   const uncounted: string[] = [];
   const layers = trace.calls.map((c): LayerFlops => {
     const cost = callCost(c, nnz);
-    if (!cost) uncounted.push(`${c.name || '(model)'} (${typeName(c.module)})`);
+    if (!cost) uncounted.push(`${c.name || '(model)'} (${typeName(c.module)}${c.module instanceof AlongAxis ? ` of ${typeName(c.module.layer)}` : ''})`);
     const k = cost ?? none;
-    const weighted = c.module instanceof Linear || c.module instanceof Conv2d ? c.module : null;
+    const weighted = weightedOf(c);
     const outputShape = sampleShapeOf(c.output);
     return {
       name: c.name,
       type: typeName(c.module),
       inputShapes: c.inputs.map(sampleShapeOf),
       outputShape,
-      params: weighted ? weighted.weight.size : 0,
-      nnz: weighted ? nnz(weighted) : 0,
-      structure: weighted ? byModule.get(weighted)!.structure : null,
-      positions: weighted ? perSample(outputShape) / weighted.weight.shape[0]! : null,
+      params: weighted ? weighted.layer.weight.size : 0,
+      nnz: weighted ? nnz(weighted.layer) : 0,
+      structure: weighted ? weightInfo(weighted.layer).structure : null,
+      positions: weighted ? weighted.positions : null,
       macsDense: k.macsDense,
       macsSparse: k.macsSparse,
       flopsDense: 2 * k.macsDense + k.extra,

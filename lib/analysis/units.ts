@@ -10,14 +10,25 @@
  * or a nonzero weight when the weight has no mask (as sparsityReport counts). Biases and
  * weight values play no part: this is the wiring, not the function.
  *
- * Layers without weights move units as follows: element-wise activations, dropout, batch norm
- * and pooling keep each unit (op 'same'); Flatten / Reshape split a unit into consecutive
- * sub-units (channel c of [C, H, W] becomes features c*H*W ... (c+1)*H*W-1); Add, and Concat
- * along a non-first axis, merge the units of equal index ('sum'); Concat along the first axis
- * stacks them ('concat'); LayerNorm, Softmax over the first axis and GroupNorm make every output
- * unit of a block depend on every input unit of it ('mix'). Anything else (a Reshape that merges
- * units, Embedding, a custom layer) is refused with ERR_TYPE, as is computation a container does
- * outside its modules.
+ * A ConvTranspose2d (weight [in, out / groups, kh, kw]) wires its channels like a Conv2d: output
+ * channel o is connected to input channel i of its group when any tap between them is kept. An
+ * AlongAxis whose inner Linear works along the first sample axis (the unit axis) is wired like
+ * that Linear's mask, one weight per unit pair.
+ *
+ * Layers without weights move units as follows: element-wise activations, Unary, Clip,
+ * Identity, dropout, batch norm, pooling and Resize keep each unit (op 'same'), and so do the
+ * layers that act on other axes only: Transpose, Slice, Gather, ReduceMean and ConstantPad that
+ * leave the first axis as it is, an Elementwise with a constant operand that does not broadcast
+ * over it, a LayerNorm applied by an AlongAxis along another axis; Flatten / Reshape split a
+ * unit into consecutive sub-units (channel c of [C, H, W] becomes features c*H*W ...
+ * (c+1)*H*W-1); Add, an Elementwise of two activations of equal shape, and Concat along a
+ * non-first axis, merge the units of equal index ('sum'); Concat along the first axis stacks
+ * them ('concat'); LayerNorm (also by an AlongAxis along the first axis), Softmax over the first
+ * axis and GroupNorm make every output unit of a block depend on every input unit of it
+ * ('mix'). Anything else is refused with ERR_TYPE, as is computation a container does outside
+ * its modules: layers that move, select, pad or average units along the first axis, broadcast
+ * over it, or multiply two activations (MatMulActs: attention), a Linear along another axis
+ * (it mixes features inside each unit), a Reshape that merges units, Embedding, a custom layer.
  */
 import { ShapeError, SparsennTypeError } from '../errors.js';
 import { Add, Concat, Dropout, Flatten, GELU, HardSigmoid, HardSwish, LeakyReLU, ReLU, Reshape, Sigmoid, Softmax, Tanh } from '../nn/layers/activations.js';
@@ -25,11 +36,14 @@ import { Conv2d } from '../nn/layers/conv.js';
 import { Linear } from '../nn/layers/linear.js';
 import { BatchNormBase, GroupNorm, LayerNorm } from '../nn/layers/norm.js';
 import { AvgPool2d, GlobalAvgPool, MaxPool2d } from '../nn/layers/pool.js';
+import { AlongAxis, ConstantPad } from '../nn/layers/axis.js';
+import { Clip, ConvTranspose2d, Elementwise, Gather, Identity, MatMulActs, ReduceMean, Resize, Slice, Transpose, Unary } from '../nn/layers/tensor-ops.js';
 import type { Module } from '../nn/module.js';
 import { sampleAxis } from '../nn/ops/elementwise.js';
 import type { Parameter } from '../nn/parameter.js';
 import type { Tensor } from '../nn/tensor.js';
-import { producers, traceShapes, typeName, type LeafCall, type ModelTrace, type SampleShape } from '../nn/trace.js';
+import { producers, typeName, type LeafCall, type ModelTrace, type SampleShape } from '../nn/trace.js';
+import { traceForAnalysis } from './trace.js';
 
 /** Output unit j reads input units cols[rowPtr[j]] ... cols[rowPtr[j+1]-1] (CSR, sorted). */
 export interface WeightOp {
@@ -126,14 +140,85 @@ function convOp(m: Conv2d): WeightOp {
   return { kind: 'weights', ...pairs, fanIn: icg, fanOut: ocg, groups: m.groups, taps, size: m.weight.size };
 }
 
+function convTransposeOp(m: ConvTranspose2d): WeightOp {
+  const icg = m.inChannels / m.groups;
+  const ocg = m.outChannels / m.groups;
+  const taps = m.kernelSize[0] * m.kernelSize[1];
+  // weight [in, ocg, kh, kw]: output channel o (group g = floor(o / ocg), o % ocg within it)
+  // reads input channels g * icg ... (g + 1) * icg - 1
+  const group = (o: number) => Math.floor(o / ocg);
+  const pairs = unitPairs(kept(m.weight), m.outChannels, icg, taps, (o, i) => ((group(o) * icg + i) * ocg + (o % ocg)) * taps, (o, i) => group(o) * icg + i);
+  return { kind: 'weights', ...pairs, fanIn: icg, fanOut: ocg, groups: m.groups, taps, size: m.weight.size };
+}
+
 /** Layers that keep every unit apart. */
-const unitWise = [ReLU, LeakyReLU, GELU, Tanh, Sigmoid, HardSwish, HardSigmoid, Dropout, BatchNormBase, MaxPool2d, AvgPool2d, GlobalAvgPool];
+const unitWise = [ReLU, LeakyReLU, GELU, Tanh, Sigmoid, HardSwish, HardSigmoid, Dropout, BatchNormBase, MaxPool2d, AvgPool2d, GlobalAvgPool, Unary, Clip, Identity, Resize];
 
 function refuse(c: LeafCall, why: string, what: string): never {
   throw new SparsennTypeError(
     'ERR_TYPE',
-    `${what}: cannot follow units through '${c.name || '(model)'}' (${typeName(c.module)}): ${why}. Supported: Linear, Conv2d, element-wise activations, Dropout, BatchNorm, pooling, Flatten / Reshape that split units, Add, Concat, LayerNorm, GroupNorm, Softmax`,
+    `${what}: cannot follow units through '${c.name || '(model)'}' (${typeName(c.module)}): ${why}. Supported: Linear, Conv2d, ConvTranspose2d, element-wise activations, Unary, Clip, Identity, Dropout, BatchNorm, pooling, Resize, Flatten / Reshape that split units, Add, Concat, LayerNorm, GroupNorm, Softmax, Elementwise, AlongAxis of a Linear or LayerNorm, and Transpose / Slice / Gather / ReduceMean / ConstantPad that leave the first (unit) axis as it is`,
   );
+}
+
+/** A possibly negative sample axis of a sample of rank r, resolved. */
+function resolveAxis(axis: number, r: number): number {
+  return axis < 0 ? axis + r : axis;
+}
+
+/** The sample rank of a tensor (the batch axis excluded). */
+function sampleRank(t: Tensor): number {
+  return t.rank - 1;
+}
+
+/**
+ * The step of a layer that acts on sample axes other than the first only ('same'), or a refusal
+ * saying what it does to the first axis.
+ */
+function firstAxisOp(c: LeafCall, what: string, touches: boolean, how: string): UnitOp {
+  if (touches) refuse(c, `it ${how} the first sample axis, the unit axis`, what);
+  if (unitsOf(c.inputs[0]!) !== unitsOf(c.output)) refuse(c, `it maps ${unitsOf(c.inputs[0]!)} units to ${unitsOf(c.output)}`, what);
+  return { kind: 'same' };
+}
+
+/** The unit op of the layers the ONNX importer adds; null for other layers. */
+function tensorOp(c: LeafCall, what: string): UnitOp | null {
+  const m = c.module;
+  const x = c.inputs[0]!;
+  const r = sampleRank(x);
+  if (m instanceof ConvTranspose2d) return convTransposeOp(m);
+  if (m instanceof AlongAxis) {
+    const a = sampleAxis(m.axis, x.rank, 'AlongAxis', x.shape);
+    if (m.layer instanceof Linear) {
+      if (a !== 0) refuse(c, `its Linear works along sample axis ${a}, mixing features inside each unit; units are the first sample axis`, what);
+      return linearOp(m.layer, unitsOf(x));
+    }
+    if (m.layer instanceof LayerNorm) return a === 0 ? { kind: 'mix', block: unitsOf(c.output) } : firstAxisOp(c, what, false, '');
+    return refuse(c, `it applies a ${typeName(m.layer)} (only a Linear or LayerNorm is followed)`, what);
+  }
+  if (m instanceof ConstantPad) return firstAxisOp(c, what, r > 0 && (m.pads[0] !== 0 || m.pads[r] !== 0), 'pads');
+  if (m instanceof Transpose) return firstAxisOp(c, what, resolveAxis(m.perm[0]!, r) !== 0, 'moves');
+  if (m instanceof Slice) {
+    const axes = (m.axes ?? m.starts.map((_, i) => i)).map((a) => resolveAxis(a, r));
+    const at = axes.indexOf(0);
+    // a slice that keeps every unit in order (start 0, step 1) leaves the unit axis as it is
+    const whole = at < 0 || ((m.steps?.[at] ?? 1) === 1 && unitsOf(c.output) === unitsOf(x));
+    return firstAxisOp(c, what, !whole, 'selects or reorders units along');
+  }
+  if (m instanceof Gather) return firstAxisOp(c, what, resolveAxis(m.axis, r) === 0, 'gathers along');
+  if (m instanceof ReduceMean) {
+    const axes = m.axes === null ? [...Array(r).keys()] : m.axes.map((a) => resolveAxis(a, r));
+    return firstAxisOp(c, what, axes.includes(0), 'averages over');
+  }
+  if (m instanceof Elementwise) {
+    // Broadcasting may add leading axes or stretch the first one: then the output's first axis is not the input's.
+    const sameShape = (t: Tensor) => sampleRank(t) === sampleRank(c.output) && unitsOf(t) === unitsOf(c.output);
+    if (m.constant) return firstAxisOp(c, what, !sameShape(x), 'broadcasts a constant over');
+    if (!c.inputs.every(sameShape)) refuse(c, 'its inputs differ in rank or units from its output (broadcasting over the unit axis)', what);
+    return { kind: 'sum' };
+  }
+  if (m instanceof MatMulActs) return refuse(c, 'it multiplies two activations (attention): each output unit mixes units of both inputs', what);
+  return null;
 }
 
 function stepOf(c: LeafCall, what: string): UnitStep {
@@ -166,12 +251,14 @@ function stepOf(c: LeafCall, what: string): UnitStep {
   if (m instanceof LayerNorm) return step({ kind: 'mix', block: outUnits });
   if (m instanceof GroupNorm) return step({ kind: 'mix', block: outUnits / m.numGroups });
   if (m instanceof Softmax) return sampleAxis(m.axis, c.output.rank, 'Softmax', c.output.shape) === 0 ? step({ kind: 'mix', block: outUnits }) : same();
+  const op = tensorOp(c, what);
+  if (op) return step(op);
   return refuse(c, 'unknown layer type', what);
 }
 
 /** Traces the model once and builds its unit graph. */
 export function unitGraph(model: Module, sampleShape: SampleShape | undefined, what: string): UnitGraph {
-  const trace = traceShapes(model, sampleShape, what);
+  const trace = traceForAnalysis(model, sampleShape, what);
   const { producer, foreign } = producers(trace);
   if (foreign.length > 0)
     throw new SparsennTypeError(

@@ -37,14 +37,55 @@ export interface SessionParts {
 /** The inputs a run accepts: one tensor, tensors in input order, or tensors by input name. */
 export type SessionInputs = Tensor | readonly Tensor[] | Readonly<Record<string, Tensor>>;
 
-interface BufferSet {
-  slots: Float32Array[];
-  scratch: Map<string, Float32Array | Int32Array>;
+/**
+ * The buffers of runs with one batch size: a slot per planned buffer, a view per value (made
+ * once, so a run allocates nothing but its outputs), scratch space, and the run's inputs.
+ */
+class RunBuffers implements Workspace {
+  readonly bucket: number;
+  readonly #views: Float32Array[];
+  readonly #inputOf: readonly number[];
+  readonly #scratch = new Map<string, Float32Array | Int32Array>();
+  inputs: Float32Array[] = [];
+
+  constructor(
+    p: SessionParts,
+    readonly n: number,
+  ) {
+    let best = 0;
+    p.batchSizes.forEach((b, i) => {
+      if (Math.abs(Math.log(n / b)) < Math.abs(Math.log(n / p.batchSizes[best]!))) best = i;
+    });
+    this.bucket = best;
+    const slots = p.slotSizes.map((size) => new Float32Array(size * n));
+    const none = new Float32Array(0);
+    this.#views = p.slotOf.map((slot, v) => (slot < 0 ? none : slots[slot]!.subarray(0, p.valueSizes[v]! * n)));
+    this.#inputOf = p.inputOf;
+  }
+
+  value(v: number): Float32Array {
+    const input = this.#inputOf[v]!;
+    return input >= 0 ? this.inputs[input]! : this.#views[v]!;
+  }
+
+  #get<T extends Float32Array | Int32Array>(key: string, length: number, make: (k: number) => T): T {
+    let a = this.#scratch.get(key) as T | undefined;
+    if (!a || a.length < length) this.#scratch.set(key, (a = make(length)));
+    return a.subarray(0, length) as T;
+  }
+
+  scratch(key: string, length: number): Float32Array {
+    return this.#get(key, length, (k) => new Float32Array(k));
+  }
+
+  scratchInt(key: string, length: number): Int32Array {
+    return this.#get(key, length, (k) => new Int32Array(k));
+  }
 }
 
 export class InferenceSession {
   readonly #parts: SessionParts;
-  readonly #pool = new Map<number, BufferSet[]>();
+  readonly #pool = new Map<number, RunBuffers[]>();
   #disposed = false;
 
   /** @internal Use compile(). */
@@ -64,13 +105,12 @@ export class InferenceSession {
   run(inputs: SessionInputs): Record<string, Tensor> {
     const { arrays, n } = this.#inputs(inputs);
     if (n === 0) return this.#empty();
-    const set = this.#take(n);
+    const ws = this.#take(n, arrays);
     try {
-      const ws = this.#workspace(set, arrays, n);
       for (const s of this.#parts.steps) s.run(ws);
       return this.#outputs(ws);
     } finally {
-      this.#give(n, set);
+      this.#give(ws);
     }
   }
 
@@ -82,16 +122,15 @@ export class InferenceSession {
   async runAsync(inputs: SessionInputs): Promise<Record<string, Tensor>> {
     const { arrays, n } = this.#inputs(inputs);
     if (n === 0) return this.#empty();
-    const set = this.#take(n);
+    const ws = this.#take(n, arrays);
     try {
-      const ws = this.#workspace(set, arrays, n);
       for (const s of this.#parts.steps) {
         await s.runAsync(ws);
         this.#check();
       }
       return this.#outputs(ws);
     } finally {
-      this.#give(n, set);
+      this.#give(ws);
     }
   }
 
@@ -147,44 +186,21 @@ export class InferenceSession {
     return Object.fromEntries(this.#parts.outputs.map((o) => [o.name, new Tensor(new Float32Array(0), [...o.shape, 0])]));
   }
 
-  #take(n: number): BufferSet {
-    const free = this.#pool.get(n);
-    const set = free?.pop();
-    if (set) return set;
-    return { slots: this.#parts.slotSizes.map((s) => new Float32Array(s * n)), scratch: new Map() };
+  #take(n: number, inputs: Float32Array[]): RunBuffers {
+    const ws = this.#pool.get(n)?.pop() ?? new RunBuffers(this.#parts, n);
+    ws.inputs = inputs;
+    return ws;
   }
 
-  #give(n: number, set: BufferSet): void {
+  #give(ws: RunBuffers): void {
+    ws.inputs = [];
     if (this.#disposed) return;
+    const n = ws.n;
     // Keep buffer sets for the few most recent batch sizes only.
     if (!this.#pool.has(n) && this.#pool.size >= 4) this.#pool.delete(this.#pool.keys().next().value!);
     const list = this.#pool.get(n) ?? [];
-    if (list.length < 4) list.push(set);
+    if (list.length < 4) list.push(ws);
     this.#pool.set(n, list);
-  }
-
-  #workspace(set: BufferSet, inputs: Float32Array[], n: number): Workspace {
-    const p = this.#parts;
-    let best = 0;
-    p.batchSizes.forEach((b, i) => {
-      if (Math.abs(Math.log(n / b)) < Math.abs(Math.log(n / p.batchSizes[best]!))) best = i;
-    });
-    const scratch = <T extends Float32Array | Int32Array>(key: string, length: number, make: (k: number) => T): T => {
-      let a = set.scratch.get(key) as T | undefined;
-      if (!a || a.length < length) set.scratch.set(key, (a = make(length)));
-      return a.subarray(0, length) as T;
-    };
-    return {
-      n,
-      bucket: best,
-      value: (v) => {
-        const input = p.inputOf[v]!;
-        if (input >= 0) return inputs[input]!;
-        return set.slots[p.slotOf[v]!]!.subarray(0, p.valueSizes[v]! * n);
-      },
-      scratch: (key, length) => scratch(key, length, (k) => new Float32Array(k)),
-      scratchInt: (key, length) => scratch(key, length, (k) => new Int32Array(k)),
-    };
   }
 
   #outputs(ws: Workspace): Record<string, Tensor> {

@@ -3,11 +3,11 @@
  * run's workspace (one per value, shared where liveness allows); products run the chosen
  * kernel for the batch size bucket of the run, with the bias and ReLU in the kernel epilogue.
  */
-import { matmul, matmulAsync, type AnyMatrix } from '../matmul.js';
+import { matmulAsync, type AnyMatrix } from '../matmul.js';
 import { native } from '../native.js';
 import type { Module } from '../nn/module.js';
 import { noGrad, Tensor } from '../nn/tensor.js';
-import type { MatrixBase } from '../tensor/base.js';
+import { kNative, type MatrixBase } from '../tensor/base.js';
 import type { ConvShape } from './lower.js';
 
 /** The buffers of one run: a buffer per value (sized for the run's batch) and scratch space. */
@@ -64,8 +64,9 @@ export class ProductStep implements Step {
   }
 
   run(ws: Workspace): void {
-    const activation = this.relu ? 'relu' : 'none';
-    for (const [m, x, n, bias, out] of this.operands(ws)) matmul(m, x, n, { bias, activation, out });
+    // Straight to the native product: compile() checked every shape, and native code checks
+    // every length again.
+    for (const [m, x, n, bias, out] of this.operands(ws)) native.matmul(m[kNative](), x, n, bias ?? null, this.relu, out);
   }
 
   async runAsync(ws: Workspace): Promise<void> {

@@ -49,7 +49,7 @@ describe('compile() on imported ONNX models', () => {
       const after = pruned.run(tensors);
       for (const [name, t] of Object.entries(ref)) {
         const c = after[name]!;
-        expectAllClose({ dims: c.shape, data: c.data }, { dims: t.shape, data: t.data }, 1e-4, `${file} pruned ${name}`);
+        expectAllClose({ dims: [...c.shape], data: c.data }, { dims: [...t.shape], data: t.data }, 1e-4, `${file} pruned ${name}`);
       }
     });
   }
