@@ -15,11 +15,15 @@ import { Embedding } from '../../lib/nn/layers/embedding.js';
 import { Linear } from '../../lib/nn/layers/linear.js';
 import { LayerNorm } from '../../lib/nn/layers/norm.js';
 import { Sequential } from '../../lib/nn/layers/sequential.js';
+import { AlongAxis, ConstantPad } from '../../lib/nn/layers/axis.js';
+import { Clip, ConvTranspose2d, Elementwise, Gather, Identity, MatMulActs, ReduceMean, Slice, Transpose, Unary } from '../../lib/nn/layers/tensor-ops.js';
+import { importOnnx } from '../../lib/io/onnx/import.js';
 import { Module, type ModuleConfig } from '../../lib/nn/module.js';
 import { Random } from '../../lib/nn/random.js';
 import { scale } from '../../lib/nn/functional.js';
 import type { Tensor } from '../../lib/nn/tensor.js';
 import { expectThrows } from '../helpers/errors.js';
+import { fixture } from '../io/onnx-helpers.js';
 
 /** A Linear whose weight has the given 0/1 rows as its mask. */
 function masked(rows: number[][], rng = new Random(1)): Linear {
@@ -216,5 +220,109 @@ describe('connectivity refuses what it cannot follow', () => {
     connectivity(model);
     expect(model.training && fc.training).toBe(true);
     expect(Object.prototype.hasOwnProperty.call(fc, 'forward')).toBe(false);
+  });
+});
+
+// ------------------------------------------------------------- the ONNX importer's modules --
+
+describe('connectivity through the ONNX importer\'s modules', () => {
+  it('ConvTranspose2d wires channels through its [in, out / groups, kh, kw] weight, group by group', () => {
+    // 2 groups: input channel 0 feeds outputs 0, 1; input channel 1 feeds outputs 2, 3
+    const up = new ConvTranspose2d(2, 4, 3, { groups: 2, stride: 2, rng: new Random(1) });
+    const m = new Uint8Array(36); // entry (i, o % 2, tap) at (i * 2 + o % 2) * 9 + tap
+    m.fill(1, 1, 9); // i0 -> o0: 8 of 9 taps kept
+    m[(1 * 2 + 0) * 9 + 4] = 1; // i1 -> o2: one tap
+    up.weight.setMask(m); // i0 -> o1 and i1 -> o3: no tap
+    const head = new Conv2d(4, 1, 1, { rng: new Random(2) });
+    const model = new Sequential({ up, relu: new ReLU(), head });
+    const r = connectivity(model, { sampleShape: [2, 3, 3], exact: true });
+    // i0 -> o0 -> y and i1 -> o2 -> y
+    expect([r.paths, r.pathsExact]).toEqual([2, '2']);
+    expect(r.layers).toEqual([
+      { name: 'input', type: 'input', units: 2, reachable: 2, reachesOutput: 2, alive: 2, dead: [] },
+      { name: 'up', type: 'ConvTranspose2d', units: 4, reachable: 2, reachesOutput: 4, alive: 2, dead: [1, 3] },
+      { name: 'head', type: 'Conv2d', units: 1, reachable: 1, reachesOutput: 1, alive: 1, dead: [] },
+    ]);
+    // dense: each input channel feeds the 2 outputs of its group only
+    up.weight.setMask(null);
+    up.weight.data.fill(0.1);
+    expect(connectivity(model, { sampleShape: [2, 3, 3] }).paths).toBe(4);
+    // two input channels per group, weight [4, 2, 1, 1]: entry i * 2 + o % 2 (a Conv2d's
+    // [out, in / groups] layout would read entry 2 as o1 <- i0 and entry 7 as o3 <- i1)
+    const two = new ConvTranspose2d(4, 4, 1, { groups: 2, rng: new Random(3) });
+    two.weight.setMask(Uint8Array.from([0, 0, 1, 0, 0, 0, 0, 1])); // o0 <- i1, o3 <- i3
+    const t = connectivity(new Sequential({ two }), { sampleShape: [4, 2, 2] });
+    expect(t.layers.map((l) => [l.name, l.reachable, l.reachesOutput, l.dead])).toEqual([
+      ['input', 4, 2, [0, 2]],
+      ['two', 2, 4, [1, 2]],
+    ]);
+  });
+
+  it('AlongAxis of a Linear on the unit axis is wired like its mask; layers on other axes pass units through', () => {
+    const g = new Graph();
+    const x = g.input('x'); // [3 units, 4 positions]
+    const h = g.add('a', new AlongAxis(masked([[1, 0, 0], [1, 1, 0], [0, 0, 0]]), 0), x); // h0 <- i0; h1 <- i0, i1; h2 <- nothing
+    const n = g.add('ln', new AlongAxis(new LayerNorm(4), -1), h); // within each unit
+    const p = g.add('pad', new ConstantPad([0, 0, 0, 2], -Infinity), n); // [3, 6]
+    const s = g.add('slice', new Slice([1], [5], [1]), p); // [3, 4]
+    const t = g.add('tr', new Transpose([0, 1]), s);
+    const e = g.add('scale', new Elementwise('mul', { constant: { data: Float32Array.from([1, 2, 3, 4]), shape: [1, 4] } }), t);
+    const c = g.add('clip', new Clip(-1, 1), g.add('neg', new Unary('neg'), g.add('id', new Identity(), e)));
+    const r2 = g.add('res', new Elementwise('add'), c, x); // residual: merges units of equal index
+    const gat = g.add('gather', new Gather([0, 3], [2], 1), r2); // [3, 2]
+    const mean = g.add('mean', new ReduceMean([1], false), gat); // [3]
+    g.output('y', g.add('f', new AlongAxis(new Linear(3, 2, { rng: new Random(5) }), 0), mean)); // dense
+    const r = connectivity(g, { sampleShape: [3, 4], exact: true });
+    // paths into the sum: [1, 2, 0] through a, 1 each through the skip -> [2, 3, 1]; f dense to 2 outputs
+    expect([r.paths, r.pathsExact]).toEqual([12, '12']);
+    expect(r.layers).toEqual([
+      { name: 'x', type: 'input', units: 3, reachable: 3, reachesOutput: 3, alive: 3, dead: [] },
+      // h2 has no input (it still reaches the output through the sum)
+      { name: 'a', type: 'AlongAxis', units: 3, reachable: 2, reachesOutput: 3, alive: 2, dead: [2] },
+      { name: 'f', type: 'AlongAxis', units: 2, reachable: 2, reachesOutput: 2, alive: 2, dead: [] },
+    ]);
+    // a LayerNorm along the unit axis mixes all units: 3 paths reach each of 3 units
+    const ln = new Sequential(new AlongAxis(masked([[1, 0], [1, 0], [0, 0]]), 0), new AlongAxis(new LayerNorm(3), 0), new Linear(3, 1, { rng: new Random(6) }));
+    expect(connectivity(ln, { sampleShape: [2] }).paths).toBe(2 * 3);
+  });
+
+  it('refuses, with ERR_TYPE naming the layer, what mixes units in ways the unit graph cannot express', () => {
+    const refused: Array<[string, Module, number[], RegExp]> = [
+      ['Transpose of the unit axis', (() => {
+        const g = new Graph();
+        const x = g.input('x');
+        g.output('y', g.add('attn', new MatMulActs(), x, g.add('xt', new Transpose([1, 0]), x)));
+        return g;
+      })(), [3, 4], /'xt' \(Transpose\): it moves the first sample axis/],
+      ['MatMulActs', (() => {
+        const g = new Graph();
+        const x = g.input('x');
+        g.output('y', g.add('attn', new MatMulActs(), x, x));
+        return g;
+      })(), [3, 3], /'attn' \(MatMulActs\): it multiplies two activations/],
+      ['Gather', new Sequential({ pick: new Gather([2, 0], [2], 0) }), [3, 4], /'pick' \(Gather\): it gathers along the first sample axis/],
+      ['Slice', new Sequential({ cut: new Slice([0], [2]) }), [3, 4], /'cut' \(Slice\): it selects or reorders units/],
+      ['reversing Slice', new Sequential({ rev: new Slice([-1], [-Infinity], [0], [-1]) }), [3, 4], /'rev' \(Slice\)/],
+      ['ReduceMean', new Sequential({ avg: new ReduceMean([0], true) }), [3, 4], /'avg' \(ReduceMean\): it averages over the first sample axis/],
+      ['ReduceMean of all', new Sequential({ avg: new ReduceMean(null, false) }), [3, 4], /'avg' \(ReduceMean\)/],
+      ['ConstantPad', new Sequential({ pad: new ConstantPad([1, 0, 0, 0], 0) }), [3, 4], /'pad' \(ConstantPad\): it pads the first sample axis/],
+      ['AlongAxis on features', new Sequential({ q: new AlongAxis(new Linear(4, 4), -1) }), [3, 4], /'q' \(AlongAxis\): its Linear works along sample axis 1/],
+      ['AlongAxis of ReLU', new Sequential({ q: new AlongAxis(new ReLU(), 0) }), [3, 4], /'q' \(AlongAxis\): it applies a ReLU/],
+      ['a constant of higher rank', new Sequential({ b: new Elementwise('add', { constant: { data: Float32Array.of(1, 2), shape: [2, 1, 1] } }) }), [3, 4], /'b' \(Elementwise\): it broadcasts a constant over/],
+    ];
+    for (const [label, model, sample, message] of refused) {
+      const err = expectThrows(() => connectivity(model, { sampleShape: sample }), SparsennTypeError, 'ERR_TYPE', label);
+      expect(err.message, label).toMatch(message);
+    }
+    // two activations broadcast over the unit axis: [1, 4] + [3, 4]
+    const g2 = new Graph();
+    const a = g2.input('a');
+    const b = g2.input('b');
+    g2.output('y', g2.add('sum', new Elementwise('add'), a, b));
+    expect(expectThrows(() => connectivity(g2, { sampleShape: [[1, 4], [3, 4]] }), SparsennTypeError, 'ERR_TYPE', 'broadcast').message).toMatch(/'sum' \(Elementwise\): its inputs differ/);
+    // an imported transformer block: its projections work along the features of each token
+    expect(expectThrows(() => connectivity(importOnnx(fixture('attention_opset17.onnx')), { sampleShape: [6, 16] }), SparsennTypeError, 'ERR_TYPE', 'attention').message).toMatch(
+      /AlongAxis/,
+    );
   });
 });

@@ -1,8 +1,9 @@
 /**
  * ONNX export: a sparsenn model (Sequential, Graph, the built-in layers, the tensor-op modules,
- * the importer's AlongAxis and ConstantPad) as a standard dense ONNX model that any runtime can run. Pruned weights are written
- * as zeros (the file is dense; its zeros compress well), batch norm with its running statistics,
- * dropout as Identity: the inference graph of the model in eval mode.
+ * the importer's AlongAxis and ConstantPad) as a standard dense ONNX model that any runtime can
+ * run. Pruned weights are written as zeros (the file is dense; its zeros compress well), batch
+ * norm with its running statistics, dropout as Identity: the inference graph of the model in
+ * eval mode.
  *
  * Layout: ONNX is batch-first. A sparsenn value [d0, ..., dk, n] is the ONNX value
  * [N, d0, ..., dk]: sample axis a is ONNX axis a + 1. The exported input is [N, ...sampleShape]
@@ -18,9 +19,6 @@
  * await saveOnnx(model, 'model.onnx', { sampleShape: [784], opset: 17 });
  * ```
  */
-import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { open, rename, unlink } from 'node:fs/promises';
 import { FormatError, IndexRangeError, ShapeError, SparsennError, SparsennTypeError } from '../../errors.js';
 import { Graph } from '../../nn/graph.js';
 import {
@@ -60,6 +58,7 @@ import { Module } from '../../nn/module.js';
 import { Parameter } from '../../nn/parameter.js';
 import { noGrad, Tensor } from '../../nn/tensor.js';
 import { AlongAxis, ConstantPad } from '../../nn/layers/axis.js';
+import { writeFileAtomic, writeFileAtomicSync } from '../atomic-file.js';
 import { encodeOnnx } from './proto.js';
 import { OnnxDataType, type OnnxAttribute, type OnnxGraph, type OnnxModel, type OnnxNode, type OnnxTensor, type OnnxValueInfo } from './types.js';
 
@@ -334,10 +333,6 @@ export function exportOnnx(model: Module, opts: ExportOnnxOptions): Uint8Array {
   return encodeOnnx(toOnnxModel(model, opts));
 }
 
-function tempPathFor(path: string): string {
-  return `${path}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
-}
-
 function checkPath(path: unknown, what: string): string {
   if (typeof path !== 'string' || path === '') throw new SparsennTypeError('ERR_TYPE', `${what}: path must be a non-empty string`);
   return path;
@@ -349,56 +344,13 @@ function checkPath(path: unknown, what: string): string {
  */
 export async function saveOnnx(model: Module, path: string, opts: ExportOnnxOptions): Promise<void> {
   checkPath(path, 'saveOnnx');
-  const bytes = exportOnnx(model, opts);
-  const tmp = tempPathFor(path);
-  let created = false;
-  try {
-    const fh = await open(tmp, 'wx', 0o666);
-    created = true;
-    try {
-      await fh.writeFile(bytes);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, path);
-  } catch (err) {
-    if (created) await unlink(tmp).catch(() => undefined);
-    throw err;
-  }
+  await writeFileAtomic(path, exportOnnx(model, opts));
 }
 
 /** The synchronous {@link saveOnnx}. */
 export function saveOnnxSync(model: Module, path: string, opts: ExportOnnxOptions): void {
   checkPath(path, 'saveOnnxSync');
-  const bytes = exportOnnx(model, opts);
-  const tmp = tempPathFor(path);
-  let fd: number | undefined;
-  let created = false;
-  try {
-    fd = openSync(tmp, 'wx', 0o666);
-    created = true;
-    for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, bytes.length - done);
-    fsyncSync(fd);
-    const closing = fd;
-    fd = undefined;
-    closeSync(closing);
-    renameSync(tmp, path);
-  } catch (err) {
-    if (fd !== undefined)
-      try {
-        closeSync(fd);
-      } catch {
-        // already failing
-      }
-    if (created)
-      try {
-        unlinkSync(tmp);
-      } catch {
-        // nothing more to do
-      }
-    throw err;
-  }
+  writeFileAtomicSync(path, exportOnnx(model, opts));
 }
 
 // ------------------------------------------------------------------------------ traversal --
