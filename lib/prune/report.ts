@@ -22,7 +22,7 @@ export interface LayerSparsity {
   sparsity: number;
   /** 'dense', 'channel', 'N:M' (e.g. '2:4'), 'block RxC', or 'unstructured'. */
   structure: string;
-  /** Output positions per sample (1 for Linear; OH*OW for Conv2d; null when not traced). */
+  /** Output positions per sample (1 for a Linear, its positions inside AlongAxis when traced; OH*OW for a Conv2d, null when not traced). */
   positions: number | null;
   flopsDense: number | null;
   flopsSparse: number | null;
@@ -104,7 +104,11 @@ export function detectStructure(kept: Uint8Array, rows: number, cols: number): s
   return 'unstructured';
 }
 
-/** Output positions per sample of each conv target, from one traced forward pass. */
+/**
+ * Output positions per sample of each target, from one forward pass of a single sample: a conv's
+ * OH x OW, 1 for a plain Linear, and the positions a Linear inside AlongAxis is applied at
+ * (those ride in its batch axis, so out.size, not out.size / out.batch).
+ */
 function tracePositions(model: Module, targets: readonly PruneTarget[], sampleShape: number[]): Map<Module, number> {
   const positions = new Map<Module, number>();
   const size = sampleShape.reduce((a, b) => a * b, 1);
@@ -112,7 +116,7 @@ function tracePositions(model: Module, targets: readonly PruneTarget[], sampleSh
     noGrad(() =>
       withForwardHooks(
         targets.map((t) => t.module),
-        (m, _in, out) => positions.set(m, out.size / out.batch / (m as Conv2d | { weight: { shape: number[] } }).weight.shape[0]!),
+        (m, _in, out) => positions.set(m, out.size / (m as Conv2d | { weight: { shape: number[] } }).weight.shape[0]!),
         () => model.forward(new Tensor(new Float32Array(size), [...sampleShape, 1])),
       ),
     ),
@@ -129,7 +133,7 @@ export function sparsityReport(model: Module, opts: SparsityReportOptions = {}):
   const layers = targets.map((t): LayerSparsity => {
     const { rows, cols } = targetDims(t);
     const nnz = nonzeros(t);
-    const pos = t.module instanceof Conv2d ? (positions?.get(t.module) ?? null) : 1;
+    const pos = positions?.get(t.module) ?? (t.module instanceof Conv2d ? null : 1);
     return {
       name: t.name,
       shape: [...t.param.shape],
