@@ -97,6 +97,8 @@ export interface NativeAddon {
   gatherTranspose(src: Float32Array, rowLength: number, indices: Int32Array, out: Float32Array): void;
   /** col = im2col(x) for geometry [c, h, w, n, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow] (batch-last x). */
   im2col(x: Float32Array, geometry: Int32Array, col: Float32Array): void;
+  /** The im2col columns of output rows [o0, o1) only: col [c * kh * kw, (o1 - o0) * ow * n]. */
+  im2colRows(x: Float32Array, geometry: Int32Array, o0: number, o1: number, col: Float32Array): void;
   /** dx += col2im(col), the adjoint of im2col. */
   col2imAdd(col: Float32Array, geometry: Int32Array, dx: Float32Array): void;
   /** Max pooling, geometry [c, h, w, n, kh, kw, sh, sw, ph, pw, oh, ow]; arg gets each maximum's input index. */

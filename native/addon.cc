@@ -37,6 +37,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"gather", Gather},
       {"gatherTranspose", GatherTranspose},
       {"im2col", Im2col},
+      {"im2colRows", Im2colRows},
       {"col2imAdd", Col2imAdd},
       {"maxPoolForward", MaxPoolForward},
       {"maxPoolBackward", MaxPoolBackward},

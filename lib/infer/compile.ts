@@ -12,7 +12,7 @@ import { getThreads, capabilities } from '../runtime.js';
 import type { MatrixBase } from '../tensor/base.js';
 import { removeDeadUnits } from './dead-units.js';
 import { candidates, forcedCandidate, type FormatCandidate, type FormatName } from './formats.js';
-import { lower, type Op, type ProductOp } from './lower.js';
+import { convChunkRows, lower, type Op, type ProductOp } from './lower.js';
 import type { PlanLayer, PlanReport } from './plan-report.js';
 import { InferenceSession, type SessionValue } from './session.js';
 import { AddStep, ConcatStep, GeluStep, MaxPoolStep, ModuleStep, ProductStep, ReluStep, type Step } from './steps.js';
@@ -113,6 +113,12 @@ function chooseFormats(op: ProductOp, batchSizes: number[], forced: FormatName |
     return m;
   };
   const positions = op.conv ? op.conv.oh * op.conv.ow : 1;
+  // A convolution runs in row blocks (convChunkRows): time one block's product, times the blocks.
+  const shapeAt = (b: number): { cols: number; times: number } => {
+    if (!op.conv) return { cols: b, times: 1 };
+    const rows = convChunkRows(op.conv, b);
+    return { cols: rows * op.conv.ow * b, times: Math.ceil(op.conv.oh / rows) };
+  };
   const formats: Record<string, string> = {};
   const timings: Record<string, Record<string, number>> = {};
   const perBucket: MatrixBase[][] = [];
@@ -123,7 +129,8 @@ function chooseFormats(op: ProductOp, batchSizes: number[], forced: FormatName |
       timings[String(b)] = {};
     } else {
       const t: Record<string, number> = {};
-      for (const c of all) if (c.worthTiming) t[c.format] = timer.time(c.format, build(c), positions * b);
+      const { cols, times } = shapeAt(b);
+      for (const c of all) if (c.worthTiming) t[c.format] = times * timer.time(c.format, build(c), cols);
       timings[String(b)] = t;
       pick = all.filter((c) => c.worthTiming).reduce((best, c) => (t[c.format]! < t[best.format]! ? c : best));
     }

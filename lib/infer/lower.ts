@@ -17,6 +17,19 @@ import type { TracedModel } from './trace.js';
 /** Convolution geometry of a product that runs on im2col columns (the batch is the run's). */
 export type ConvShape = Omit<ConvGeometry, 'n'>;
 
+/**
+ * Floats of im2col columns one chunk may hold. A convolution over a large batch multiplies
+ * its weights by columns for a block of output rows at a time, so that the columns (with the
+ * chunk's output) stay in a core's L2 cache between im2col writing and the product reading them.
+ */
+export const COL_CHUNK_FLOATS = 48 * 1024;
+
+/** Output rows of a convolution per chunk at batch n (oh when the whole im2col fits, or for a 1x1 identity). */
+export function convChunkRows(c: ConvShape, n: number): number {
+  if (c.kh === 1 && c.kw === 1 && c.sh === 1 && c.sw === 1 && c.ph === 0 && c.pw === 0) return c.oh;
+  return Math.max(1, Math.min(c.oh, Math.floor(COL_CHUNK_FLOATS / (c.c * c.kh * c.kw * c.ow * n))));
+}
+
 export interface ProductOp {
   readonly kind: 'product';
   /** The layer's module name. */

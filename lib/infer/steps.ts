@@ -8,7 +8,7 @@ import { native } from '../native.js';
 import type { Module } from '../nn/module.js';
 import { noGrad, Tensor } from '../nn/tensor.js';
 import { kNative, type MatrixBase } from '../tensor/base.js';
-import type { ConvShape } from './lower.js';
+import { convChunkRows, type ConvShape } from './lower.js';
 
 /** The buffers of one run: a buffer per value (sized for the run's batch) and scratch space. */
 export interface Workspace {
@@ -40,38 +40,75 @@ export class ProductStep implements Step {
     readonly conv: ConvShape | null,
   ) {}
 
-  /** The operands of each group's product: [matrix, x, columns, bias, out]. */
-  private operands(ws: Workspace): Array<[AnyMatrix, Float32Array, number, Float32Array | undefined, Float32Array]> {
+  /**
+   * The products of one run, chunk by chunk: each chunk is [matrix, x, columns, bias, out] per
+   * group, and `after` copies a chunk's output into place (convolutions in row blocks, see
+   * convChunkRows; everything else is one chunk written in place).
+   */
+  private *chunks(ws: Workspace): Generator<{ products: Array<[MatrixBase, Float32Array, number, Float32Array | null, Float32Array]>; after?: () => void }> {
     const mats = this.matrices[ws.bucket]!;
     const x = ws.value(this.input);
     const y = ws.value(this.output);
     const c = this.conv;
-    if (c === null) return [[mats[0] as AnyMatrix, x, ws.n, this.bias ?? undefined, y]];
-    const cols = c.oh * c.ow * ws.n;
-    let src = x;
-    const identity = c.kh === 1 && c.kw === 1 && c.sh === 1 && c.sw === 1 && c.ph === 0 && c.pw === 0;
-    if (!identity) {
-      src = ws.scratch('col', c.c * c.kh * c.kw * cols);
-      native.im2col(x, Int32Array.from([c.c, c.h, c.w, ws.n, c.kh, c.kw, c.sh, c.sw, c.ph, c.pw, c.dh, c.dw, c.oh, c.ow]), src);
+    if (c === null) {
+      yield { products: [[mats[0]!, x, ws.n, this.bias, y]] };
+      return;
     }
-    return mats.map((m, g) => [
-      m as AnyMatrix,
-      src.subarray(g * this.cols * cols, (g + 1) * this.cols * cols),
-      cols,
-      this.bias?.subarray(g * this.rows, (g + 1) * this.rows),
-      y.subarray(g * this.rows * cols, (g + 1) * this.rows * cols),
-    ]);
+    const n = ws.n;
+    const allCols = c.oh * c.ow * n;
+    const group = (src: Float32Array, out: Float32Array, cols: number) =>
+      mats.map((m, g): [MatrixBase, Float32Array, number, Float32Array | null, Float32Array] => [
+        m,
+        src.subarray(g * this.cols * cols, (g + 1) * this.cols * cols),
+        cols,
+        this.bias?.subarray(g * this.rows, (g + 1) * this.rows) ?? null,
+        out.subarray(g * this.rows * cols, (g + 1) * this.rows * cols),
+      ]);
+    const identity = c.kh === 1 && c.kw === 1 && c.sh === 1 && c.sw === 1 && c.ph === 0 && c.pw === 0;
+    if (identity) {
+      yield { products: group(x, y, allCols) };
+      return;
+    }
+    const geometry = Int32Array.from([c.c, c.h, c.w, n, c.kh, c.kw, c.sh, c.sw, c.ph, c.pw, c.dh, c.dw, c.oh, c.ow]);
+    const step = convChunkRows(c, n);
+    if (step >= c.oh) {
+      const col = ws.scratch('col', c.c * c.kh * c.kw * allCols);
+      native.im2col(x, geometry, col);
+      yield { products: group(col, y, allCols) };
+      return;
+    }
+    const outRows = mats.length * this.rows;
+    for (let o0 = 0; o0 < c.oh; o0 += step) {
+      const o1 = Math.min(c.oh, o0 + step);
+      const cols = (o1 - o0) * c.ow * n;
+      const col = ws.scratch('col', c.c * c.kh * c.kw * cols);
+      native.im2colRows(x, geometry, o0, o1, col);
+      const tmp = ws.scratch('chunk', outRows * cols);
+      const offset = o0 * c.ow * n;
+      yield {
+        products: group(col, tmp, cols),
+        after: () => {
+          for (let r = 0; r < outRows; r++) y.set(tmp.subarray(r * cols, (r + 1) * cols), r * allCols + offset);
+        },
+      };
+    }
   }
 
   run(ws: Workspace): void {
     // Straight to the native product: compile() checked every shape, and native code checks
     // every length again.
-    for (const [m, x, n, bias, out] of this.operands(ws)) native.matmul(m[kNative](), x, n, bias ?? null, this.relu, out);
+    for (const chunk of this.chunks(ws)) {
+      for (const [m, x, n, bias, out] of chunk.products) native.matmul(m[kNative](), x, n, bias, this.relu, out);
+      chunk.after?.();
+    }
   }
 
   async runAsync(ws: Workspace): Promise<void> {
     const activation = this.relu ? 'relu' : 'none';
-    await Promise.all(this.operands(ws).map(([m, x, n, bias, out]) => matmulAsync(m, x, n, { bias, activation, out })));
+    for (const chunk of this.chunks(ws)) {
+      await Promise.all(chunk.products.map(([m, x, n, bias, out]) => matmulAsync(m as AnyMatrix, x, n, { bias: bias ?? undefined, activation, out })));
+      chunk.after?.();
+    }
   }
 }
 

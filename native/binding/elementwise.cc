@@ -145,6 +145,23 @@ Napi::Value Im2col(const Napi::CallbackInfo& info) {
   });
 }
 
+// (x, geometry, o0, o1, col): col = the im2col columns of output rows [o0, o1).
+Napi::Value Im2colRows(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    auto x = get_array<float>(info, 0, "x");
+    const ConvGeometry g = get_geometry(info, 1);
+    const int64_t o0 = get_count(info, 2, "o0", g.oh + 1);
+    const int64_t o1 = get_count(info, 3, "o1", g.oh + 1);
+    if (o1 < o0) throw_error(env, "ERR_RANGE", "o1 must be >= o0, got o0 = " + std::to_string(o0) + ", o1 = " + std::to_string(o1));
+    auto col = get_array<float>(info, 4, "col");
+    check_length(env, x.ElementLength(), g.c * g.h * g.w * g.n, "x (c * h * w * n)");
+    check_length(env, col.ElementLength(), g.c * g.kh * g.kw * (o1 - o0) * g.ow * g.n, "col (c * kh * kw * (o1 - o0) * ow * n)");
+    im2col_rows(x.Data(), g, o0, o1, col.Data());
+    return env.Undefined();
+  });
+}
+
 // (col, geometry, dx): dx += col2im(col).
 Napi::Value Col2imAdd(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {

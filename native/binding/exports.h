@@ -26,6 +26,7 @@ Napi::Value GeluBackward(const Napi::CallbackInfo& info);
 Napi::Value Gather(const Napi::CallbackInfo& info);
 Napi::Value GatherTranspose(const Napi::CallbackInfo& info);
 Napi::Value Im2col(const Napi::CallbackInfo& info);
+Napi::Value Im2colRows(const Napi::CallbackInfo& info);
 Napi::Value Col2imAdd(const Napi::CallbackInfo& info);
 Napi::Value MaxPoolForward(const Napi::CallbackInfo& info);
 Napi::Value MaxPoolBackward(const Napi::CallbackInfo& info);

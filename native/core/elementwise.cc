@@ -97,7 +97,7 @@ namespace {
 // output columns [q_lo, q_hi) whose input column lies inside the image; the caller handles
 // the rest (padding).
 template <class Body>
-void for_each_run(const ConvGeometry& g, Body body) {
+void for_each_run(const ConvGeometry& g, int64_t o0, int64_t o1, Body body) {
   int64_t r = 0;
   for (int64_t ci = 0; ci < g.c; ++ci)
     for (int64_t ki = 0; ki < g.kh; ++ki)
@@ -108,7 +108,7 @@ void for_each_run(const ConvGeometry& g, Body body) {
         int64_t hi = off >= g.w ? 0 : (g.w - 1 - off) / g.sw + 1;
         if (hi > g.ow) hi = g.ow;
         if (hi < lo) hi = lo;
-        for (int64_t o = 0; o < g.oh; ++o) {
+        for (int64_t o = o0; o < o1; ++o) {
           const int64_t ih = o * g.sh - g.ph + ki * g.dh;
           body(r, ci, o, ih, lo, hi, off);
         }
@@ -117,10 +117,12 @@ void for_each_run(const ConvGeometry& g, Body body) {
 
 }  // namespace
 
-void im2col(const float* x, const ConvGeometry& g, float* col) {
-  const int64_t n = g.n, row_len = g.oh * g.ow * n;
-  for_each_run(g, [&](int64_t r, int64_t ci, int64_t o, int64_t ih, int64_t lo, int64_t hi, int64_t off) {
-    float* out = col + r * row_len + o * g.ow * n;
+void im2col(const float* x, const ConvGeometry& g, float* col) { im2col_rows(x, g, 0, g.oh, col); }
+
+void im2col_rows(const float* x, const ConvGeometry& g, int64_t o0, int64_t o1, float* col) {
+  const int64_t n = g.n, row_len = (o1 - o0) * g.ow * n;
+  for_each_run(g, o0, o1, [&](int64_t r, int64_t ci, int64_t o, int64_t ih, int64_t lo, int64_t hi, int64_t off) {
+    float* out = col + r * row_len + (o - o0) * g.ow * n;
     if (ih < 0 || ih >= g.h) {
       std::fill(out, out + g.ow * n, 0.f);
       return;
@@ -138,7 +140,7 @@ void im2col(const float* x, const ConvGeometry& g, float* col) {
 
 void col2im_add(const float* col, const ConvGeometry& g, float* dx) {
   const int64_t n = g.n, row_len = g.oh * g.ow * n;
-  for_each_run(g, [&](int64_t r, int64_t ci, int64_t o, int64_t ih, int64_t lo, int64_t hi, int64_t off) {
+  for_each_run(g, 0, g.oh, [&](int64_t r, int64_t ci, int64_t o, int64_t ih, int64_t lo, int64_t hi, int64_t off) {
     if (ih < 0 || ih >= g.h) return;
     const float* in = col + r * row_len + o * g.ow * n;
     float* out = dx + (ci * g.h + ih) * g.w * n;

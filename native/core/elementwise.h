@@ -34,6 +34,9 @@ struct ConvGeometry {
 
 // col [c * kh * kw, oh * ow * n] = the im2col columns of x (every entry written: 0 for padding).
 void im2col(const float* x, const ConvGeometry& g, float* col);
+// The columns of output rows [o0, o1) only: col [c * kh * kw, (o1 - o0) * ow * n] (a chunk of
+// im2col small enough to stay in cache while the product consumes it). 0 <= o0 <= o1 <= oh.
+void im2col_rows(const float* x, const ConvGeometry& g, int64_t o0, int64_t o1, float* col);
 // dx [c, h, w, n] += the adjoint of im2col applied to col.
 void col2im_add(const float* col, const ConvGeometry& g, float* dx);
 

@@ -30,6 +30,7 @@ import {
   prune,
   type CompileOptions,
 } from '../../lib/index.js';
+import { convChunkRows } from '../../lib/infer/lower.js';
 import { expectRejects, expectThrows } from '../helpers/errors.js';
 import { mulberry32 } from '../helpers/random.js';
 
@@ -140,7 +141,8 @@ describe('compile: outputs match the uncompiled model', () => {
     prune(model, { sparsity: 0.7, scope: 'global', onWarning: quiet });
     for (const formats of ['dense', 'csr', 'auto'] as const) {
       const s = compile(model, opts({ sampleShape: [2, 12, 12], formats, batchSizes: [2] }));
-      for (const n of [1, 5]) {
+      // Batch 64 makes conv2's im2col larger than a chunk: it runs in row blocks (convChunkRows).
+      for (const n of [1, 5, 64]) {
         const x = input([2, 12, 12, n], 20 + n);
         const want = reference(model, [x]);
         expectNear(s.run(x).output!.data, want);
@@ -151,6 +153,7 @@ describe('compile: outputs match the uncompiled model', () => {
       expect(steps).toContain('conv conv2 (+relu2)');
       // A depthwise convolution runs as the module itself.
       expect(steps).toContain('module dw (Conv2d)');
+      expect(convChunkRows({ c: 16, h: 6, w: 6, kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1, dh: 1, dw: 1, oh: 6, ow: 6 }, 64)).toBeLessThan(6);
       s.dispose();
     }
   });
