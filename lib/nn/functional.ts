@@ -23,25 +23,10 @@ export {
   flatten,
 } from './ops/elementwise.js';
 export { crossEntropy, mse, argmax, type CrossEntropyOptions } from './ops/loss.js';
-export {
-  broadcastShapes,
-  elementwise,
-  elementwiseConst,
-  unary,
-  clip,
-  matmulActs,
-  transpose,
-  slice,
-  gather,
-  reduceMean,
-  resize,
-  convTranspose2d,
-  type BinaryOp,
-  type UnaryOpName,
-  type ConstantTensor,
-  type ResizeOptions,
-  type ResizeMode,
-  type CoordinateTransformationMode,
-  type NearestMode,
-  type ConvTranspose2dOpOptions,
-} from './ops/tensor-ops.js';
+export { broadcastShapes, elementwise, elementwiseConst, type BinaryOp, type ConstantTensor } from './ops/broadcast.js';
+export { unary, clip, type UnaryOpName } from './ops/unary.js';
+export { matmulActs } from './ops/matmul-acts.js';
+export { transpose, slice, gather } from './ops/indexing.js';
+export { reduceMean } from './ops/reduce.js';
+export { resize, type ResizeOptions, type ResizeMode, type CoordinateTransformationMode, type NearestMode } from './ops/resize.js';
+export { convTranspose2d, type ConvTranspose2dOpOptions } from './ops/conv-transpose.js';

@@ -1,5 +1,6 @@
 /**
- * The general tensor ops (lib/nn/ops/tensor-ops.ts) and their modules: every forward against a
+ * The general tensor ops (lib/nn/ops/: broadcast, unary, matmul-acts, indexing, reduce, resize,
+ * conv-transpose) and their modules (lib/nn/layers/tensor-ops.ts): every forward against a
  * float64 reference written here from numpy / ONNX semantics (index by index), every backward
  * against finite differences, config / state round trips and the typed errors.
  */
@@ -21,23 +22,13 @@ import {
   Unary,
 } from '../../lib/nn/layers/tensor-ops.js';
 import type { Module } from '../../lib/nn/module.js';
-import {
-  broadcastShapes,
-  clip,
-  convTranspose2d,
-  elementwise,
-  elementwiseConst,
-  gather,
-  matmulActs,
-  reduceMean,
-  resize,
-  slice,
-  transpose,
-  unary,
-  type BinaryOp,
-  type ResizeOptions,
-  type UnaryOpName,
-} from '../../lib/nn/ops/tensor-ops.js';
+import { broadcastShapes, elementwise, elementwiseConst, type BinaryOp } from '../../lib/nn/ops/broadcast.js';
+import { convTranspose2d } from '../../lib/nn/ops/conv-transpose.js';
+import { gather, slice, transpose } from '../../lib/nn/ops/indexing.js';
+import { matmulActs } from '../../lib/nn/ops/matmul-acts.js';
+import { reduceMean } from '../../lib/nn/ops/reduce.js';
+import { resize, type ResizeOptions } from '../../lib/nn/ops/resize.js';
+import { clip, unary, type UnaryOpName } from '../../lib/nn/ops/unary.js';
 import { Parameter } from '../../lib/nn/parameter.js';
 import { moduleFromConfig } from '../../lib/nn/registry.js';
 import { noGrad, Tensor } from '../../lib/nn/tensor.js';

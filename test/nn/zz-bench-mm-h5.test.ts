@@ -1,5 +1,5 @@
 import { it } from 'vitest';
-import { matmulActs } from '../../lib/nn/ops/tensor-ops.js';
+import { matmulActs } from '../../lib/nn/ops/matmul-acts.js';
 import { Tensor } from '../../lib/nn/tensor.js';
 it('bench', () => {
   for (const [seq, n] of [[16, 32], [64, 8], [64, 32]]) {

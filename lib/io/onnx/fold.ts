@@ -8,7 +8,7 @@
  * Every function throws a plain Error with what went wrong; converters add the node's name.
  */
 import { erf } from '../../nn/ops/elementwise.js';
-import { sliceRange } from '../../nn/ops/tensor-ops.js';
+import { sliceRange } from '../../nn/ops/indexing.js';
 import { dataTypeName, isFloatType, saturateInt32 } from './dtypes.js';
 import { OnnxDataType, type OnnxTensor } from './types.js';
 import { floatConst, formatConst, MAX_IMPORT_ELEMENTS, size, type ConstValue } from './values.js';

@@ -14,7 +14,7 @@
 import { ShapeError, SparsennTypeError } from '../../errors.js';
 import { Module, type ModuleConfig } from '../module.js';
 import { sampleAxis } from '../ops/elementwise.js';
-import { transpose } from '../ops/tensor-ops.js';
+import { transpose } from '../ops/indexing.js';
 import { moduleFromConfig } from '../registry.js';
 import { accumulateGrad, accumulateOwnedGrad, opResult, Tensor } from '../tensor.js';
 

@@ -1,5 +1,6 @@
 /**
- * Modules over the general tensor ops of ops/tensor-ops.ts: the building blocks the ONNX importer
+ * Modules over the general tensor ops of ops/ (broadcast.ts, unary.ts, matmul-acts.ts,
+ * indexing.ts, reduce.ts, resize.ts, conv-transpose.ts): the building blocks the ONNX importer
  * maps operators to (and the exporter maps back). Inputs are batch-last; every axis is a sample
  * axis (0 = the first non-batch axis, negative counts back from the last sample axis).
  *
@@ -27,32 +28,13 @@ import { FormatError, ShapeError, SparsennTypeError } from '../../errors.js';
 import { kaimingUniform, uniform, type InitOptions } from '../init.js';
 import { Module, type ModuleConfig } from '../module.js';
 import { toPair, type Pair } from '../ops/conv.js';
-import {
-  checkBinaryOp,
-  checkClipBounds,
-  checkConstant,
-  checkConvTransposeOptions,
-  checkResizeOptions,
-  checkSliceArgs,
-  checkUnaryOp,
-  clip,
-  convTranspose2d,
-  elementwise,
-  elementwiseConst,
-  gather,
-  matmulActs,
-  reduceMean,
-  resize,
-  slice,
-  transpose,
-  unary,
-  type BinaryOp,
-  type CoordinateTransformationMode,
-  type NearestMode,
-  type ResizeMode,
-  type ResizeOptions,
-  type UnaryOpName,
-} from '../ops/tensor-ops.js';
+import { checkBinaryOp, checkConstant, elementwise, elementwiseConst, type BinaryOp } from '../ops/broadcast.js';
+import { checkConvTransposeOptions, convTranspose2d } from '../ops/conv-transpose.js';
+import { checkSliceArgs, gather, slice, transpose } from '../ops/indexing.js';
+import { matmulActs } from '../ops/matmul-acts.js';
+import { reduceMean } from '../ops/reduce.js';
+import { checkResizeOptions, resize, type CoordinateTransformationMode, type NearestMode, type ResizeMode, type ResizeOptions } from '../ops/resize.js';
+import { checkClipBounds, checkUnaryOp, clip, unary, type UnaryOpName } from '../ops/unary.js';
 import { Parameter } from '../parameter.js';
 import { shapeSize, Tensor } from '../tensor.js';
 

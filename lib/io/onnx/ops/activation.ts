@@ -6,7 +6,7 @@
 import { GELU, HardSigmoid, HardSwish, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh } from '../../../nn/layers/activations.js';
 import { Clip, Elementwise, Unary } from '../../../nn/layers/tensor-ops.js';
 import type { Module } from '../../../nn/module.js';
-import type { UnaryOpName } from '../../../nn/ops/tensor-ops.js';
+import type { UnaryOpName } from '../../../nn/ops/unary.js';
 import type { ImportContext, ImportNode } from '../context.js';
 import { unaryConst, type FoldUnary } from '../fold.js';
 import { floatConst, size, type ActValue, type ConstValue, type Value } from '../values.js';

@@ -6,7 +6,7 @@
  */
 import { Add } from '../../../nn/layers/activations.js';
 import { Elementwise } from '../../../nn/layers/tensor-ops.js';
-import type { BinaryOp } from '../../../nn/ops/tensor-ops.js';
+import type { BinaryOp } from '../../../nn/ops/broadcast.js';
 import { binaryConst, broadcastDims, whereConst, type FoldBinary } from '../fold.js';
 import type { ActValue } from '../values.js';
 import { fold, onnxRank, sampleConstant, type Converter } from './common.js';

@@ -4,7 +4,7 @@
  * 'asymmetric'ally and round nearest neighbours down (up when shrinking), as ONNX Runtime does.
  */
 import { Resize } from '../../../nn/layers/tensor-ops.js';
-import type { CoordinateTransformationMode, NearestMode, ResizeMode } from '../../../nn/ops/tensor-ops.js';
+import type { CoordinateTransformationMode, NearestMode, ResizeMode } from '../../../nn/ops/resize.js';
 import type { ImportContext, ImportNode } from '../context.js';
 import { MAX_IMPORT_ELEMENTS, type ActValue, type ConstValue, type Value } from '../values.js';
 import type { Converter } from './common.js';
