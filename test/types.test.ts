@@ -103,4 +103,20 @@ describe('public API types', () => {
     expectTypeOf<SparsennError>().toMatchTypeOf<Error>();
     expectTypeOf(referenceMatmul).returns.toEqualTypeOf<Float64Array>();
   });
+
+  it('inference, files and analysis', async () => {
+    const lib = await import('../lib/index.js');
+    type Session = import('../lib/index.js').InferenceSession;
+    expectTypeOf(lib.compile).returns.toEqualTypeOf<Session>();
+    expectTypeOf<Session['run']>().returns.toEqualTypeOf<Record<string, import('../lib/index.js').Tensor>>();
+    expectTypeOf<Session['runAsync']>().returns.toEqualTypeOf<Promise<Record<string, import('../lib/index.js').Tensor>>>();
+    expectTypeOf<Session['plan']>().returns.toEqualTypeOf<import('../lib/index.js').PlanReport>();
+    expectTypeOf(lib.importOnnx).returns.toEqualTypeOf<import('../lib/index.js').Graph>();
+    expectTypeOf(lib.exportOnnx).returns.toEqualTypeOf<Uint8Array>();
+    expectTypeOf(lib.encodeSpnn).returns.toEqualTypeOf<Uint8Array>();
+    expectTypeOf(lib.loadSpnn).returns.toEqualTypeOf<Promise<import('../lib/index.js').Module>>();
+    expectTypeOf(lib.sizeReport).returns.toEqualTypeOf<import('../lib/index.js').SpnnSizeReport>();
+    expectTypeOf(lib.renderReport).parameters.toEqualTypeOf<[import('../lib/index.js').ReportData]>();
+    expectTypeOf(lib.measureLatency).returns.toEqualTypeOf<Promise<import('../lib/index.js').LatencyResult>>();
+  });
 });
