@@ -10,3 +10,4 @@ export {
 } from './percolation.js';
 export { signalPropagation, reluMeanField, type LayerSignal, type SignalReport } from './signal.js';
 export type { SampleShape } from '../nn/trace.js';
+export { planSparsity, applyPlan, type PlannerOptions, type SparsityPlan, type LayerPlan, type LayerOption, type PlanStructure } from './planner.js';

@@ -146,6 +146,9 @@ describe('sparsenn CLI: commands', () => {
     expect(j.connectivity.disconnected).toBe(false);
     expect(j.percolation.layers).toHaveLength(3);
     expect(j.signal.layers).toHaveLength(3);
+    const planned = await cliJson<{ plan: { feasible: boolean; bytes: number } }>('analyze', 'zoo:lenet300', '--samples', '8', '--budget-kb', '200');
+    expect(planned.plan.feasible).toBe(true);
+    expect(planned.plan.bytes).toBeLessThanOrEqual(200 * 1024);
   });
 
   it('bench measures sparse, dense and onnxruntime-node, whose outputs agree', async () => {

@@ -1,6 +1,7 @@
 import { connectivity } from '../../analysis/connectivity.js';
 import { flopsReport, formatFlopsReport } from '../../analysis/flops.js';
 import { percolationThreshold } from '../../analysis/percolation.js';
+import { planSparsity } from '../../analysis/planner.js';
 import { signalPropagation } from '../../analysis/signal.js';
 import { formatSizeReport, sizeReport } from '../../io/spnn.js';
 import { Random } from '../../nn/random.js';
@@ -20,8 +21,11 @@ export const spec: CommandSpec = {
     'sample-shape': SAMPLE_SHAPE_FLAG,
     samples: { type: 'integer', description: 'random Gaussian inputs for the signal-propagation measurement', default: 256 },
     seed: { type: 'integer', description: 'seed of those inputs', default: 0 },
+    'budget-ms': { type: 'number', description: 'also plan per-layer sparsity and structure for this latency budget (ms per batch)', value: 'MS' },
+    'budget-kb': { type: 'number', description: 'also plan per-layer sparsity and structure for this weight-size budget (KiB)', value: 'KIB' },
+    batch: { type: 'integer', description: 'batch size the latency budget is for', default: 1 },
   },
-  examples: ['sparsenn analyze lenet-90.spnn', 'sparsenn analyze lenet-90.spnn --json'],
+  examples: ['sparsenn analyze lenet-90.spnn', 'sparsenn analyze lenet-90.spnn --json', 'sparsenn analyze zoo:lenet300 --budget-kb 120 --budget-ms 0.05 --batch 8'],
 };
 
 function table(head: string[], rows: string[][]): string {
@@ -67,5 +71,18 @@ export async function run(args: ParsedArgs, ctx: CliContext): Promise<unknown> {
         signal.layers.map((l) => [l.name, l.density.toFixed(3), l.gain.toFixed(3), l.q.toPrecision(4), l.qPredicted.toPrecision(4), l.ratio === null ? '-' : l.ratio.toFixed(3), l.ratioPredicted === null ? '-' : l.ratioPredicted.toFixed(3)]),
       ),
   );
-  return { flops, size, connectivity: conn, percolation: perc, signal };
+  let plan = null;
+  if (f['budget-ms'] !== undefined || f['budget-kb'] !== undefined) {
+    const budget = { latencyMs: f['budget-ms'] as number | undefined, sizeBytes: f['budget-kb'] === undefined ? undefined : (f['budget-kb'] as number) * 1024 };
+    plan = planSparsity(model, { sampleShape, budget, batchSize: f['batch'] as number });
+    ctx.print(
+      `\nPlan for ${[budget.latencyMs !== undefined ? `${budget.latencyMs} ms` : '', budget.sizeBytes !== undefined ? `${f['budget-kb']} KiB` : ''].filter(Boolean).join(' and ')} at batch ${plan.batchSize}: ` +
+        `${plan.feasible ? 'reached' : 'NOT reached'} (estimated ${plan.latencyMs.toFixed(3)} ms, ${(plan.bytes / 1024).toFixed(1)} KiB; dense ${plan.denseLatencyMs.toFixed(3)} ms, ${(plan.denseBytes / 1024).toFixed(1)} KiB)\n` +
+        table(
+          ['layer', 'structure', 'sparsity', 'kernel', 'est. ms', 'est. KiB', 'energy removed'],
+          plan.layers.map((l) => [l.name, l.chosen.structure, l.chosen.sparsity.toFixed(2), l.chosen.format, l.chosen.latencyMs.toFixed(4), (l.chosen.bytes / 1024).toFixed(1), `${(l.chosen.damage * 100).toFixed(2)}%`]),
+        ),
+    );
+  }
+  return { flops, size, connectivity: conn, percolation: perc, signal, plan };
 }
