@@ -238,8 +238,20 @@ function render(runs: RunFile[], stamp: string): string {
 
 async function main(): Promise<void> {
   const o = parseOptions(process.argv.slice(2));
-  const stamp = new Date().toISOString().replace(/[:]/g, '-').replace(/\..*/, '');
   mkdirSync(root, { recursive: true });
+  // Runs started in the same second (one per core) must not share an output file: each claims
+  // its name by creating the file exclusively.
+  const base = new Date().toISOString().replace(/[:]/g, '-').replace(/\..*/, '');
+  let stamp = base;
+  for (let k = 2; ; k++) {
+    try {
+      writeFileSync(join(root, `accuracy-${stamp}.${o.from.length ? 'md' : 'json'}`), '', { flag: 'wx' });
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      stamp = `${base}-${k}`;
+    }
+  }
   if (o.from.length) {
     // re-render (and merge) earlier runs without training
     const md = render(o.from.map((f) => JSON.parse(readFileSync(f, 'utf8')) as RunFile), stamp);
