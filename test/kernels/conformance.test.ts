@@ -544,9 +544,9 @@ describe.skipIf(!supported)(`kernel conformance on ${ISA || '(SPARSENN_ISA unset
       checkSddmm(a, randomX(rng, 600, 40), randomX(rng, 700, 40), 40, 'sddmm csr 600x700 n=40');
     });
 
-    it('huge n: every format at 9x14 with n = 4099', () => {
+    it('huge n: every format at 9x14 with n = 12289 (above the parallel threshold)', () => {
       const rng = mulberry32(4099);
-      const n = 4099;
+      const n = 12289;
       const d = randomDense(rng, 9, 14, { sparsity: 0.4 });
       const x = randomX(rng, 14, n);
       const operands: Array<[string, AnyMatrix]> = [
