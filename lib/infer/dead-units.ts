@@ -139,12 +139,7 @@ export function removeDeadUnits(model: Module, sampleShapes: number[][]): DeadUn
     const readers = new Map(pending.flatMap(({ g }) => g.consumers.map((k) => [k.module, modules.get(k.module)!] as const)));
     const inputs = readerInputs(model, readers, sampleShapes);
     for (const { g, c } of pending) {
-      // All readers must accept the fold, or none is changed.
-      const readersOk = g.consumers.every((k) => {
-        const m = modules.get(k.module)!;
-        return (m instanceof Linear && (m.bias !== null || readerIndices(k, c).every((i) => inputs.get(k.module)![i] === 0))) || (m instanceof Conv2d && m.groups === 1 && k.span === 1);
-      });
-      if (!readersOk) continue;
+      // All readers must accept the fold, or none is changed: foldInto says whether it was exact.
       const snapshot = g.consumers.map((k) => {
         const m = modules.get(k.module)! as Linear | Conv2d;
         return { w: m.weight.data.slice(), mask: m.weight.mask?.slice() ?? null, b: m.bias?.data.slice() ?? null, m };

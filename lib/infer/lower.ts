@@ -24,9 +24,14 @@ export type ConvShape = Omit<ConvGeometry, 'n'>;
  */
 export const COL_CHUNK_FLOATS = 48 * 1024;
 
+/** Whether im2col would return the input itself (1x1 kernel, stride 1, no padding). */
+export function isIdentityConv(c: ConvShape): boolean {
+  return c.kh === 1 && c.kw === 1 && c.sh === 1 && c.sw === 1 && c.ph === 0 && c.pw === 0;
+}
+
 /** Output rows of a convolution per chunk at batch n (oh when the whole im2col fits, or for a 1x1 identity). */
 export function convChunkRows(c: ConvShape, n: number): number {
-  if (c.kh === 1 && c.kw === 1 && c.sh === 1 && c.sw === 1 && c.ph === 0 && c.pw === 0) return c.oh;
+  if (isIdentityConv(c)) return c.oh;
   return Math.max(1, Math.min(c.oh, Math.floor(COL_CHUNK_FLOATS / (c.c * c.kh * c.kw * c.ow * n))));
 }
 

@@ -8,7 +8,7 @@ import { native } from '../native.js';
 import type { Module } from '../nn/module.js';
 import { noGrad, Tensor } from '../nn/tensor.js';
 import { kNative, type MatrixBase } from '../tensor/base.js';
-import { convChunkRows, type ConvShape } from './lower.js';
+import { convChunkRows, isIdentityConv, type ConvShape } from './lower.js';
 
 /** The buffers of one run: a buffer per value (sized for the run's batch) and scratch space. */
 export interface Workspace {
@@ -64,8 +64,7 @@ export class ProductStep implements Step {
         this.bias?.subarray(g * this.rows, (g + 1) * this.rows) ?? null,
         out.subarray(g * this.rows * cols, (g + 1) * this.rows * cols),
       ]);
-    const identity = c.kh === 1 && c.kw === 1 && c.sh === 1 && c.sw === 1 && c.ph === 0 && c.pw === 0;
-    if (identity) {
+    if (isIdentityConv(c)) {
       yield { products: group(x, y, allCols) };
       return;
     }

@@ -7,20 +7,24 @@
 
 namespace sparsenn::binding {
 
-// (x, out): out = relu(x), both of one length.
-Napi::Value ReluForward(const Napi::CallbackInfo& info) {
+namespace {
+
+// (x, out): out = f(x), both of one length.
+template <class F>
+Napi::Value map_forward(const Napi::CallbackInfo& info, F f) {
   return guarded(info, [&]() -> Napi::Value {
     Napi::Env env = info.Env();
     auto x = get_array<float>(info, 0, "x");
     auto out = get_array<float>(info, 1, "out");
     check_length(env, out.ElementLength(), static_cast<int64_t>(x.ElementLength()), "out");
-    relu_forward(x.Data(), out.Data(), static_cast<int64_t>(x.ElementLength()));
+    f(x.Data(), out.Data(), static_cast<int64_t>(x.ElementLength()));
     return env.Undefined();
   });
 }
 
-// (x, g, out): out = x > 0 ? g : 0, all of one length.
-Napi::Value ReluBackward(const Napi::CallbackInfo& info) {
+// (x, g, out): out = f'(x) applied to g, all of one length.
+template <class F>
+Napi::Value map_backward(const Napi::CallbackInfo& info, F f) {
   return guarded(info, [&]() -> Napi::Value {
     Napi::Env env = info.Env();
     auto x = get_array<float>(info, 0, "x");
@@ -29,37 +33,20 @@ Napi::Value ReluBackward(const Napi::CallbackInfo& info) {
     const int64_t n = static_cast<int64_t>(x.ElementLength());
     check_length(env, g.ElementLength(), n, "grad");
     check_length(env, out.ElementLength(), n, "out");
-    relu_backward(x.Data(), g.Data(), out.Data(), n);
+    f(x.Data(), g.Data(), out.Data(), n);
     return env.Undefined();
   });
 }
 
-// (x, out): out = gelu(x), both of one length.
-Napi::Value GeluForward(const Napi::CallbackInfo& info) {
-  return guarded(info, [&]() -> Napi::Value {
-    Napi::Env env = info.Env();
-    auto x = get_array<float>(info, 0, "x");
-    auto out = get_array<float>(info, 1, "out");
-    check_length(env, out.ElementLength(), static_cast<int64_t>(x.ElementLength()), "out");
-    gelu_forward(x.Data(), out.Data(), static_cast<int64_t>(x.ElementLength()));
-    return env.Undefined();
-  });
-}
+}  // namespace
 
-// (x, g, out): out = g * gelu'(x), all of one length.
-Napi::Value GeluBackward(const Napi::CallbackInfo& info) {
-  return guarded(info, [&]() -> Napi::Value {
-    Napi::Env env = info.Env();
-    auto x = get_array<float>(info, 0, "x");
-    auto g = get_array<float>(info, 1, "grad");
-    auto out = get_array<float>(info, 2, "out");
-    const int64_t n = static_cast<int64_t>(x.ElementLength());
-    check_length(env, g.ElementLength(), n, "grad");
-    check_length(env, out.ElementLength(), n, "out");
-    gelu_backward(x.Data(), g.Data(), out.Data(), n);
-    return env.Undefined();
-  });
-}
+// out = relu(x); out = x > 0 ? g : 0.
+Napi::Value ReluForward(const Napi::CallbackInfo& info) { return map_forward(info, relu_forward); }
+Napi::Value ReluBackward(const Napi::CallbackInfo& info) { return map_backward(info, relu_backward); }
+
+// out = gelu(x); out = g * gelu'(x).
+Napi::Value GeluForward(const Napi::CallbackInfo& info) { return map_forward(info, gelu_forward); }
+Napi::Value GeluBackward(const Napi::CallbackInfo& info) { return map_backward(info, gelu_backward); }
 
 // (src, indices, out): out[k] = src[indices[k]], every index checked.
 Napi::Value Gather(const Napi::CallbackInfo& info) {

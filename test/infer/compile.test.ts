@@ -33,16 +33,10 @@ import {
 import { convChunkRows } from '../../lib/infer/lower.js';
 import { expectRejects, expectThrows } from '../helpers/errors.js';
 import { mulberry32 } from '../helpers/random.js';
+import { randomTensor } from '../helpers/tensors.js';
 
 const quiet = () => {};
 const opts = (o: Omit<CompileOptions, 'timingCache'>): CompileOptions => ({ timingCache: false, ...o });
-
-function input(shape: number[], seed: number): Tensor {
-  const rng = mulberry32(seed);
-  const t = Tensor.zeros(shape);
-  for (let i = 0; i < t.data.length; i++) t.data[i] = rng() * 2 - 1;
-  return t;
-}
 
 /** Gives every batch norm non-trivial statistics and affine parameters, so folding is tested. */
 function randomizeNorms(model: Module, seed: number): void {
@@ -103,7 +97,7 @@ describe('compile: outputs match the uncompiled model', () => {
     for (const formats of ['dense', 'csr', '2:4', 'auto'] as const) {
       const s = compile(model, opts({ sampleShape: [64], formats, batchSizes: [1, 8] }));
       for (const n of [1, 3, 8, 64]) {
-        const x = input([64, n], n);
+        const x = randomTensor([64, n], n);
         expectNear(s.run(x).output!.data, reference(model, [x]));
       }
       const plan = s.plan();
@@ -118,7 +112,7 @@ describe('compile: outputs match the uncompiled model', () => {
     const model = new Sequential(new Linear(5, 4), new ReLU(), new Linear(4, 3));
     prune(model, { sparsity: 0.5, onWarning: quiet });
     const [w1, b1, w2, b2] = model.parameters().map((p) => p.data);
-    const x = input([5, 2], 9);
+    const x = randomTensor([5, 2], 9);
     const s = compile(model, opts({ sampleShape: [5], formats: 'csr' }));
     const got = s.run(x).output!.data;
     for (let b = 0; b < 2; b++) {
@@ -143,7 +137,7 @@ describe('compile: outputs match the uncompiled model', () => {
       const s = compile(model, opts({ sampleShape: [2, 12, 12], formats, batchSizes: [2] }));
       // Batch 64 makes conv2's im2col larger than a chunk: it runs in row blocks (convChunkRows).
       for (const n of [1, 5, 64]) {
-        const x = input([2, 12, 12, n], 20 + n);
+        const x = randomTensor([2, 12, 12, n], 20 + n);
         const want = reference(model, [x]);
         expectNear(s.run(x).output!.data, want);
         expectNear((await s.runAsync(x)).output!.data, want);
@@ -175,7 +169,7 @@ describe('compile: outputs match the uncompiled model', () => {
     const s = compile(g, opts({ sampleShape: [[12], [4]], batchSizes: [4] }));
     expect(s.inputNames).toEqual(['x', 'side']);
     expect(s.outputNames).toEqual(['logits', 'features']);
-    const xs = [input([12, 4], 1), input([4, 4], 2)];
+    const xs = [randomTensor([12, 4], 1), randomTensor([4, 4], 2)];
     const want = noGrad(() => g.run(xs));
     for (const got of [s.run({ x: xs[0]!, side: xs[1]! }), await s.runAsync(xs)]) {
       expectNear(got['logits']!.data, want['logits']!.data);
@@ -189,7 +183,7 @@ describe('compile: outputs match the uncompiled model', () => {
     randomizeNorms(model, 4);
     prune(model, { sparsity: 0.9, scope: 'global', onWarning: quiet });
     const s = compile(model, opts({ sampleShape: [64], batchSizes: [1, 16] }));
-    const xs = [1, 16, 16, 7, 1].map((n, i) => input([64, n], 100 + i));
+    const xs = [1, 16, 16, 7, 1].map((n, i) => randomTensor([64, n], 100 + i));
     const got = await Promise.all(xs.map((x) => s.runAsync(x)));
     got.forEach((g, i) => expectNear(g.output!.data, reference(model, [xs[i]!])));
   });
@@ -263,7 +257,7 @@ describe('compile: dead units', () => {
     fc2.bias!.data[4] = 0.75;
     void fc1;
     void fc3;
-    const x = input([8, 3], 4);
+    const x = randomTensor([8, 3], 4);
     const want = reference(model, [x]);
     const s = compile(model, opts({ sampleShape: [8] }));
     expectNear(s.run(x).output!.data, want);

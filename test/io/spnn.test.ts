@@ -47,6 +47,7 @@ import {
 import { expectRejects, expectThrows } from '../helpers/errors.js';
 import { expectSameBits } from '../helpers/expect.js';
 import { mulberry32 } from '../helpers/random.js';
+import { randomMask, randomTensor } from '../helpers/tensors.js';
 
 let dir: string;
 beforeAll(() => {
@@ -55,18 +56,6 @@ beforeAll(() => {
 afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
-
-function randomTensor(shape: number[], seed: number): Tensor {
-  const rng = mulberry32(seed);
-  const t = Tensor.zeros(shape);
-  for (let i = 0; i < t.size; i++) t.data[i] = rng() * 2 - 1;
-  return t;
-}
-
-function randomMask(size: number, density: number, seed: number): Uint8Array {
-  const rng = mulberry32(seed);
-  return new Uint8Array(size).map(() => (rng() < density ? 1 : 0));
-}
 
 function H(p: number): number {
   return p <= 0 || p >= 1 ? 0 : -(p * Math.log2(p) + (1 - p) * Math.log2(1 - p));
