@@ -3,8 +3,10 @@
   # with only that ISA's flags; the addon itself is built for the baseline of its architecture
   # and picks a kernel table at run time (native/core/cpu.cc), so one x86-64 binary runs on any
   # x86-64 CPU. NEON kernels are built when the target is arm64.
+  # -fno-math-errno -fno-trapping-math: nothing reads errno or FP exception flags, and without
+  # them GCC keeps a branch for every float min/max/select, so element-wise loops do not vectorise.
   "variables": {
-    "sparsenn_common_cflags": ["-O3", "-std=c++17", "-fPIC", "-fno-math-errno", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+    "sparsenn_common_cflags": ["-O3", "-std=c++17", "-fPIC", "-fno-math-errno", "-fno-trapping-math", "-Wall", "-Wextra", "-Wno-unused-parameter"],
   },
   "target_defaults": {
     "include_dirs": ["native", "<!(node -p \"require('node-addon-api').include_dir\")"],
@@ -38,13 +40,16 @@
         "native/core/kernel_table.cc",
         "native/core/optim.cc",
         "native/core/prepared.cc",
+        "native/core/sparse_conv.cc",
         "native/core/thread_pool.cc",
         "native/kernels/f32-csrspmm/f32-csrspmm-scalar.cc",
         "native/kernels/f32-csrspmv/f32-csrspmv-scalar.cc",
         "native/kernels/f32-csrspmmt/f32-csrspmmt-scalar.cc",
         "native/kernels/f32-sddmm/f32-sddmm-scalar.cc",
         "native/kernels/f32-bsrspmm/f32-bsrspmm-scalar.cc",
-        "native/kernels/f32-gemm/f32-gemm-scalar.cc"
+        "native/kernels/f32-gemm/f32-gemm-scalar.cc",
+        "native/kernels/f32-spconv/f32-spconv-scalar.cc",
+        "native/kernels/f32-vgelu/f32-vgelu-scalar.cc"
       ],
       "conditions": [
         ["target_arch=='x64'", {"dependencies": ["sparsenn_avx2", "sparsenn_avx512"]}],
@@ -66,7 +71,9 @@
             "native/kernels/f32-csrspmmt/f32-csrspmmt-avx2.cc",
             "native/kernels/f32-sddmm/f32-sddmm-avx2.cc",
             "native/kernels/f32-bsrspmm/f32-bsrspmm-avx2.cc",
-            "native/kernels/f32-gemm/f32-gemm-avx2.cc"
+            "native/kernels/f32-gemm/f32-gemm-avx2.cc",
+            "native/kernels/f32-spconv/f32-spconv-avx2.cc",
+            "native/kernels/f32-vgelu/f32-vgelu-avx2.cc"
           ]
         },
         {
@@ -80,7 +87,9 @@
             "native/kernels/f32-csrspmmt/f32-csrspmmt-avx512.cc",
             "native/kernels/f32-sddmm/f32-sddmm-avx512.cc",
             "native/kernels/f32-bsrspmm/f32-bsrspmm-avx512.cc",
-            "native/kernels/f32-gemm/f32-gemm-avx512.cc"
+            "native/kernels/f32-gemm/f32-gemm-avx512.cc",
+            "native/kernels/f32-spconv/f32-spconv-avx512.cc",
+            "native/kernels/f32-vgelu/f32-vgelu-avx512.cc"
           ]
         }
       ]
@@ -96,7 +105,9 @@
             "native/kernels/f32-csrspmmt/f32-csrspmmt-neon.cc",
             "native/kernels/f32-sddmm/f32-sddmm-neon.cc",
             "native/kernels/f32-bsrspmm/f32-bsrspmm-neon.cc",
-            "native/kernels/f32-gemm/f32-gemm-neon.cc"
+            "native/kernels/f32-gemm/f32-gemm-neon.cc",
+            "native/kernels/f32-spconv/f32-spconv-neon.cc",
+            "native/kernels/f32-vgelu/f32-vgelu-neon.cc"
           ]
         }
       ]

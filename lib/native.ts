@@ -71,6 +71,20 @@ export interface NativeAddon {
     values: Float32Array,
   ): NativeMatrix;
   prepareDense(rows: number, cols: number, data: Float32Array): NativeMatrix;
+  /**
+   * A pruned convolution for the direct sparse kernel: the weight as a CSR (rows = output
+   * channels, cols = (c / groups) * kh * kw), geometry [c, h, w, kh, kw, sh, sw, ph, pw, dh, dw,
+   * oh, ow] with sw = 1. matmul then reads the image [c, h, w, n] and writes [rows, oh, ow, n].
+   */
+  prepareConv(
+    rows: number,
+    cols: number,
+    groups: number,
+    geometry: Int32Array,
+    rowPtr: Int32Array,
+    colIdx: Int32Array,
+    values: Float32Array,
+  ): NativeMatrix;
   /** New values (length nnz) for a CSR / N:M matrix's pattern, in place; ERR_BUSY while an async product uses it. */
   csrSetValues(a: NativeMatrix, values: Float32Array): void;
   matmul(a: NativeMatrix, x: Float32Array, n: number, bias: Float32Array | null, relu: boolean, out?: Float32Array): Float32Array;

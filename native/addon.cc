@@ -19,6 +19,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"prepareCsr", PrepareCsr},
       {"prepareNm", PrepareNm},
       {"prepareBsr", PrepareBsr},
+      {"prepareConv", PrepareConv},
       {"prepareDense", PrepareDense},
       {"csrSetValues", CsrSetValues},
       {"matmul", Matmul},

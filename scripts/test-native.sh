@@ -30,8 +30,10 @@ read -r -a RUN <<<"${RUNNER:-}"
 CORE_SRCS=(
   native/core/cpu.cc
   native/core/dense_product.cc
+  native/core/elementwise.cc
   native/core/kernel_table.cc
   native/core/prepared.cc
+  native/core/sparse_conv.cc
   native/core/thread_pool.cc
 )
 TEST_SRCS=(native/test/kernel_test.cc)
@@ -42,6 +44,8 @@ KERNEL_SRCS_scalar=(
   native/kernels/f32-sddmm/f32-sddmm-scalar.cc
   native/kernels/f32-bsrspmm/f32-bsrspmm-scalar.cc
   native/kernels/f32-gemm/f32-gemm-scalar.cc
+  native/kernels/f32-spconv/f32-spconv-scalar.cc
+  native/kernels/f32-vgelu/f32-vgelu-scalar.cc
 )
 KERNEL_SRCS_avx2=(
   native/kernels/f32-csrspmm/f32-csrspmm-avx2.cc
@@ -50,6 +54,8 @@ KERNEL_SRCS_avx2=(
   native/kernels/f32-sddmm/f32-sddmm-avx2.cc
   native/kernels/f32-bsrspmm/f32-bsrspmm-avx2.cc
   native/kernels/f32-gemm/f32-gemm-avx2.cc
+  native/kernels/f32-spconv/f32-spconv-avx2.cc
+  native/kernels/f32-vgelu/f32-vgelu-avx2.cc
 )
 KERNEL_SRCS_avx512=(
   native/kernels/f32-csrspmm/f32-csrspmm-avx512.cc
@@ -58,6 +64,8 @@ KERNEL_SRCS_avx512=(
   native/kernels/f32-sddmm/f32-sddmm-avx512.cc
   native/kernels/f32-bsrspmm/f32-bsrspmm-avx512.cc
   native/kernels/f32-gemm/f32-gemm-avx512.cc
+  native/kernels/f32-spconv/f32-spconv-avx512.cc
+  native/kernels/f32-vgelu/f32-vgelu-avx512.cc
 )
 KERNEL_SRCS_neon=(
   native/kernels/f32-csrspmm/f32-csrspmm-neon.cc
@@ -66,6 +74,8 @@ KERNEL_SRCS_neon=(
   native/kernels/f32-sddmm/f32-sddmm-neon.cc
   native/kernels/f32-bsrspmm/f32-bsrspmm-neon.cc
   native/kernels/f32-gemm/f32-gemm-neon.cc
+  native/kernels/f32-spconv/f32-spconv-neon.cc
+  native/kernels/f32-vgelu/f32-vgelu-neon.cc
 )
 # Per-ISA flags, as in binding.gyp (neon needs none on aarch64).
 ISA_FLAGS_scalar=()
@@ -98,7 +108,7 @@ if [[ "$MACHINE" != "$HOST_MACHINE"-* && ${#RUN[@]} -eq 0 ]]; then
   exit 1
 fi
 
-COMMON_FLAGS=(-std=c++17 "$OPT" -fno-math-errno -Wall -Wextra -Wno-unused-parameter -Inative -pthread)
+COMMON_FLAGS=(-std=c++17 "$OPT" -fno-math-errno -fno-trapping-math -Wall -Wextra -Wno-unused-parameter -Inative -pthread)
 LINK_FLAGS=(-pthread)
 VARIANT="$ARCH"
 case "$SANITIZE" in

@@ -366,6 +366,35 @@ describe('the native boundary validates on its own', () => {
     expectThrows(() => native.prepareBsr(2, 2, 1, 1, rp, ci, bad({})), SparsennTypeError, 'ERR_TYPE', 'bsr values object');
   });
 
+  it('prepareConv: bad geometry, CSR and image lengths are typed errors; a good one convolves', () => {
+    // 2 output channels over a 2 x 4 x 4 image, 3x3 kernel, padding 1: 18 weight columns.
+    const geo = (...g: number[]) => i32(...g);
+    const good = geo(2, 4, 4, 3, 3, 1, 1, 1, 1, 1, 1, 4, 4);
+    const crp = i32(0, 1, 2);
+    const cci = i32(4, 13); // channel 0 centre tap; channel 1 centre tap
+    const cv = f32(2, -1);
+    const h = native.prepareConv(2, 18, 1, good, crp, cci, cv);
+    const x = new Float32Array(2 * 16).map((_, i) => i);
+    const y = native.matmul(h, x, 1, null, false);
+    expect(y.length).toBe(2 * 16);
+    for (let p = 0; p < 16; p++) {
+      expect(y[p]).toBe(2 * x[p]!);
+      expect(y[16 + p]).toBe(-x[16 + p]!);
+    }
+    expectThrows(() => native.matmul(h, f32(1, 2), 1, null, false), ShapeError, 'ERR_SHAPE', 'image too short');
+    expectThrows(() => native.matmul(h, x, 1, f32(1), false), ShapeError, 'ERR_SHAPE', 'bias per output channel');
+    expectThrows(() => native.prepareConv(2, 18, 1, geo(2, 4, 4, 3, 3, 1, 1, 1, 1, 1, 1, 4), crp, cci, cv), ShapeError, 'ERR_SHAPE', 'geometry short');
+    expectThrows(() => native.prepareConv(2, 18, 1, geo(2, 4, 4, 3, 3, 1, 2, 1, 1, 1, 1, 4, 2), crp, cci, cv), IndexRangeError, 'ERR_RANGE', 'width stride 2');
+    expectThrows(() => native.prepareConv(2, 18, 1, geo(2, 4, 4, 3, 3, 1, 1, 1, 1, 1, 1, 5, 4), crp, cci, cv), ShapeError, 'ERR_SHAPE', 'output height');
+    expectThrows(() => native.prepareConv(2, 18, 1, geo(2, 4, 4, 3, 3, 1, 1, -1, 1, 1, 1, 2, 4), crp, cci, cv), IndexRangeError, 'ERR_RANGE', 'negative padding');
+    expectThrows(() => native.prepareConv(2, 17, 1, good, crp, cci, cv), ShapeError, 'ERR_SHAPE', 'columns');
+    expectThrows(() => native.prepareConv(2, 6, 3, good, crp, i32(4, 5), cv), ShapeError, 'ERR_SHAPE', 'groups');
+    expectThrows(() => native.prepareConv(2, 18, 1, good, crp, i32(4, 18), cv), IndexRangeError, 'ERR_RANGE', 'tap out of range');
+    expectThrows(() => native.prepareConv(2, 18, 1, good, i32(0, 2), cci, cv), FormatError, 'ERR_FORMAT', 'rowPtr short');
+    expectThrows(() => native.prepareConv(2, 18, 1, bad([2, 4, 4]), crp, cci, cv), SparsennTypeError, 'ERR_TYPE', 'geometry array');
+    h.dispose();
+  });
+
   it('prepareNm: bad patterns, offsets and lengths', () => {
     const idx = (...o: number[]) => new Uint8Array(o);
     expectThrows(() => native.prepareNm(1, 4, 5, 4, f32(1, 2, 3, 4, 5), idx(0, 1, 2, 3, 4)), FormatError, 'ERR_FORMAT', 'N > M');

@@ -17,6 +17,7 @@
  */
 import { IndexRangeError, SparsennTypeError } from '../errors.js';
 import { defaultCachePath, KernelTimer, type TimingCache } from '../infer/timing.js';
+import { MatrixKernel } from '../infer/layer-kernels.js';
 import type { Module } from '../nn/module.js';
 import { prune } from '../prune/pruner.js';
 import { blocks, nm, unstructured } from '../prune/structures.js';
@@ -135,6 +136,17 @@ function parseStructure(s: PlanStructure): { kind: 'unstructured' } | { kind: 'n
   throw new SparsennTypeError('ERR_TYPE', `planner: a structure is 'unstructured', 'N:M' (e.g. '2:4') or 'block RxC' (e.g. 'block 4x1'); got '${s}'`);
 }
 
+/** Median ms of one product of the layer's weight matrix (one group) with `columns` columns. */
+function timeProduct(timer: KernelTimer, format: string, matrices: MatrixBase[], columns: number): number {
+  const m0 = matrices[0]!;
+  const kernel = new MatrixKernel(format, matrices.map((m) => m.prepare()), { bias: null, relu: false }, 1);
+  try {
+    return timer.time(kernel, `${matrices.length}x${m0.rows}x${m0.cols}`, m0.cols, m0.rows, columns);
+  } finally {
+    kernel.dispose();
+  }
+}
+
 /** Measures one option of one layer. */
 function measureOption(timer: KernelTimer, w: Float32Array, rows: number, cols: number, columns: number, structure: PlanStructure, sparsity: number, denseMs: number): LayerOption {
   const st = parseStructure(structure);
@@ -167,8 +179,7 @@ function measureOption(timer: KernelTimer, w: Float32Array, rows: number, cols: 
     format = 'csr';
     maskBits = entropyBits(w.length, nnz / w.length);
   }
-  const ms = timer.time(format, matrices.map((m) => m.prepare()), columns);
-  for (const m of matrices) m.dispose();
+  const ms = timeProduct(timer, format, matrices, columns);
   const faster = ms < denseMs;
   return { structure, sparsity, format: faster ? format : 'dense', latencyMs: Math.min(ms, denseMs), bytes: nnz * 4 + Math.ceil(maskBits / 8), damage: energy === 0 ? 0 : removed / energy };
 }
@@ -204,9 +215,7 @@ export function planSparsity(model: Module, opts: PlannerOptions): SparsityPlan 
     if (pos === null) throw new SparsennTypeError('ERR_TYPE', `planSparsity: give sampleShape, to know the output positions of convolution '${t.name}'`);
     const columns = pos * batch;
     const w = p.data;
-    const dense = new Matrix(w.slice(), rows, cols).prepare();
-    const denseMs = timer.time('dense', [dense], columns);
-    dense.dispose();
+    const denseMs = timeProduct(timer, 'dense', [new Matrix(w.slice(), rows, cols)], columns);
     const options: LayerOption[] = [{ structure: 'dense', sparsity: 0, format: 'dense', latencyMs: denseMs, bytes: w.length * 4, damage: 0 }];
     for (const s of structures) {
       const st = parseStructure(s);

@@ -2,17 +2,18 @@
  * compile(): a trained (and usually pruned) model becomes an InferenceSession. On a private copy
  * of the model it removes units that cannot affect the outputs, traces the dataflow, folds
  * batch norms and fuses bias and ReLU into the products, plans buffers, and picks each layer's
- * weight format (dense, CSR, N:M, block) by timing the formats that hold its weights exactly,
+ * weight format (dense, CSR, N:M, block, and for convolutions the direct sparse kernel) by timing
+ * the formats that hold its weights exactly,
  * for each expected batch size, on this machine (timings cached per machine, see timing.ts).
  */
 import { FormatError, IndexRangeError, SparsennTypeError } from '../errors.js';
 import { Module } from '../nn/module.js';
 import { moduleFromConfig } from '../nn/registry.js';
 import { getThreads, capabilities } from '../runtime.js';
-import type { MatrixBase } from '../tensor/base.js';
 import { removeDeadUnits } from './dead-units.js';
 import { candidates, forcedCandidate, type FormatCandidate, type FormatName } from './formats.js';
-import { convChunkRows, lower, type Op, type ProductOp } from './lower.js';
+import type { LayerKernel } from './layer-kernels.js';
+import { lower, type Op, type ProductOp } from './lower.js';
 import type { PlanLayer, PlanReport } from './plan-report.js';
 import { InferenceSession, type SessionValue } from './session.js';
 import { AddStep, ConcatStep, GeluStep, MaxPoolStep, ModuleStep, ProductStep, ReluStep, type Step } from './steps.js';
@@ -97,31 +98,35 @@ function planSlots(traced: TracedModel, ops: Op[], root: number[], valueSizes: n
 }
 
 interface Choice {
-  perBucket: MatrixBase[][];
+  perBucket: LayerKernel[];
   layer: PlanLayer;
 }
 
-function chooseFormats(op: ProductOp, batchSizes: number[], forced: FormatName | null, timer: KernelTimer, built: MatrixBase[]): Choice {
-  const all = candidates(op.weight, op.groups, op.rows, op.cols);
-  const cache = new Map<string, MatrixBase[]>();
+/** What decides a layer's timings besides format, stored count and batch: its shapes. */
+function layerKey(op: ProductOp): string {
+  const c = op.conv;
+  const conv = c ? `|conv${[c.c, c.h, c.w, c.kh, c.kw, c.sh, c.sw, c.ph, c.pw, c.dh, c.dw].join(',')}` : '';
+  return `${op.groups}x${op.rows}x${op.cols}${conv}${op.relu ? '|relu' : ''}`;
+}
+
+function chooseFormats(op: ProductOp, batchSizes: number[], forced: FormatName | null, timer: KernelTimer, built: LayerKernel[]): Choice {
+  const all = candidates(op);
+  const cache = new Map<string, LayerKernel>();
   const build = (c: FormatCandidate) => {
-    let m = cache.get(c.format);
-    if (!m) {
-      m = c.build().map((x) => x.prepare());
-      cache.set(c.format, m);
+    let k = cache.get(c.format);
+    if (!k) {
+      k = c.build();
+      cache.set(c.format, k);
     }
-    return m;
+    return k;
   };
   const positions = op.conv ? op.conv.oh * op.conv.ow : 1;
-  // A convolution runs in row blocks (convChunkRows): time one block's product, times the blocks.
-  const shapeAt = (b: number): { cols: number; times: number } => {
-    if (!op.conv) return { cols: b, times: 1 };
-    const rows = convChunkRows(op.conv, b);
-    return { cols: rows * op.conv.ow * b, times: Math.ceil(op.conv.oh / rows) };
-  };
+  const inputLen = op.conv ? op.conv.c * op.conv.h * op.conv.w : op.cols;
+  const outputLen = op.groups * op.rows * positions;
+  const key = layerKey(op);
   const formats: Record<string, string> = {};
   const timings: Record<string, Record<string, number>> = {};
-  const perBucket: MatrixBase[][] = [];
+  const perBucket: LayerKernel[] = [];
   for (const b of batchSizes) {
     let pick: FormatCandidate;
     if (forced !== null) {
@@ -129,8 +134,7 @@ function chooseFormats(op: ProductOp, batchSizes: number[], forced: FormatName |
       timings[String(b)] = {};
     } else {
       const t: Record<string, number> = {};
-      const { cols, times } = shapeAt(b);
-      for (const c of all) if (c.worthTiming) t[c.format] = times * timer.time(c.format, build(c), cols);
+      for (const c of all) if (c.worthTiming) t[c.format] = timer.time(build(c), key, inputLen, outputLen, b);
       timings[String(b)] = t;
       pick = all.filter((c) => c.worthTiming).reduce((best, c) => (t[c.format]! < t[best.format]! ? c : best));
     }
@@ -138,9 +142,9 @@ function chooseFormats(op: ProductOp, batchSizes: number[], forced: FormatName |
     perBucket.push(build(pick));
   }
   const chosen = new Set(perBucket);
-  for (const m of cache.values()) {
-    if (chosen.has(m)) built.push(...m);
-    else for (const x of m) x.dispose();
+  for (const k of cache.values()) {
+    if (chosen.has(k)) built.push(k);
+    else k.dispose();
   }
   let nnz = 0;
   for (const v of op.weight) if (v !== 0) nnz++;
@@ -204,7 +208,7 @@ export function compile(model: Module, opts: CompileOptions): InferenceSession {
   const inputOf = traced.values.map((v) => inputIndex.get(root[v.id]!) ?? -1);
 
   const timer = new KernelTimer(opts.timingCache === undefined ? defaultCachePath() : opts.timingCache);
-  const matrices: MatrixBase[] = [];
+  const kernels: LayerKernel[] = [];
   const layers: PlanLayer[] = [];
   const steps: Step[] = [];
   const stepNames: string[] = [];
@@ -213,9 +217,9 @@ export function compile(model: Module, opts: CompileOptions): InferenceSession {
     for (const op of ops) {
       switch (op.kind) {
         case 'product': {
-          const choice = chooseFormats(op, batchSizes, forcedFor(f, op.name), timer, matrices);
+          const choice = chooseFormats(op, batchSizes, forcedFor(f, op.name), timer, kernels);
           layers.push(choice.layer);
-          steps.push(new ProductStep(op.name, op.input, op.output, choice.perBucket, op.rows, op.cols, op.bias, op.relu, op.conv));
+          steps.push(new ProductStep(op.name, op.input, op.output, choice.perBucket));
           stepNames.push(`${op.conv ? 'conv' : 'linear'} ${op.name}${op.fused.length > 0 ? ` (+${op.fused.join(', ')})` : ''}`);
           break;
         }
@@ -248,7 +252,7 @@ export function compile(model: Module, opts: CompileOptions): InferenceSession {
       }
     }
   } catch (e) {
-    for (const m of matrices) m.dispose();
+    for (const k of kernels) k.dispose();
     throw e;
   } finally {
     timer.save();
@@ -267,5 +271,5 @@ export function compile(model: Module, opts: CompileOptions): InferenceSession {
     isa: capabilities().isa,
     threads: getThreads(),
   };
-  return new InferenceSession({ inputs, outputs, steps, slotOf, slotSizes, valueSizes, inputOf, batchSizes, matrices, report });
+  return new InferenceSession({ inputs, outputs, steps, slotOf, slotSizes, valueSizes, inputOf, batchSizes, kernels, report });
 }

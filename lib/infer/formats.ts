@@ -2,7 +2,9 @@
  * The storage formats a layer's weights can run in, and which of them fit a given weight
  * exactly: dense always; CSR always; N:M when every group of M consecutive columns holds at
  * most N nonzeros; block-sparse when the nonzeros fill their blocks well enough that the
- * padding zeros do not swamp the kernel. The plan times the ones that fit (timing.ts).
+ * padding zeros do not swamp the kernel; for a convolution also 'direct' (the direct sparse
+ * convolution, no im2col) when its geometry allows. Each candidate builds the whole layer
+ * kernel (layer-kernels.ts), which the plan times (timing.ts).
  */
 import { IndexRangeError } from '../errors.js';
 import type { MatrixBase } from '../tensor/base.js';
@@ -10,6 +12,8 @@ import { Matrix } from '../tensor/matrix.js';
 import { BsrMatrix } from '../sparse/bsr.js';
 import { CsrMatrix } from '../sparse/csr.js';
 import { NmMatrix } from '../sparse/nm.js';
+import { DirectConvKernel, directConvFits, Im2colKernel, MatrixKernel, type LayerKernel } from './layer-kernels.js';
+import { isIdentityConv, type ProductOp } from './lower.js';
 
 /** 'dense', 'csr', 'n:m' (e.g. '2:4') or 'bsr RxC' (e.g. 'bsr 4x1'). */
 export type FormatName = string;
@@ -18,8 +22,8 @@ export interface FormatCandidate {
   readonly format: FormatName;
   /** False for a format that fits but cannot win (CSR of a nearly dense matrix): built only when forced. */
   readonly worthTiming: boolean;
-  /** One matrix per group (a grouped convolution multiplies each group separately). */
-  build(): MatrixBase[];
+  /** The layer's kernel in this format, prepared. */
+  build(): LayerKernel;
 }
 
 /** N:M patterns tried, sparsest first (the N:M format needs at least N columns in a partial last group). */
@@ -79,23 +83,33 @@ function nonzeros(w: Float32Array): number {
   return n;
 }
 
-/** Every format that holds `weight` ([groups * rows, cols] row-major) exactly. */
-export function candidates(weight: Float32Array, groups: number, rows: number, cols: number): FormatCandidate[] {
+/** Every format that holds the product's weight ([groups * rows, cols] row-major) exactly. */
+export function candidates(op: ProductOp): FormatCandidate[] {
+  const { weight, groups, rows, cols, conv } = op;
+  const ep = { bias: op.bias, relu: op.relu };
   const parts = slices(weight, groups, rows, cols);
   const density = weight.length === 0 ? 1 : nonzeros(weight) / weight.length;
+  // A matrix format runs on the input itself (Linear, 1x1 convolution) or on its im2col.
+  const kernel = (format: FormatName, make: (w: Float32Array) => MatrixBase) => (): LayerKernel => {
+    const mats = parts.map((w) => make(w).prepare());
+    if (conv === null) return new MatrixKernel(format, mats, ep, 1);
+    return isIdentityConv(conv) ? new MatrixKernel(format, mats, ep, conv.oh * conv.ow) : new Im2colKernel(format, mats, ep, conv);
+  };
   const out: FormatCandidate[] = [
-    { format: 'dense', worthTiming: true, build: () => parts.map((w) => new Matrix(w.slice(), rows, cols)) },
-    { format: 'csr', worthTiming: density <= MAX_CSR_DENSITY, build: () => parts.map((w) => CsrMatrix.fromDense(w, rows, cols)) },
+    { format: 'dense', worthTiming: true, build: kernel('dense', (w) => new Matrix(w.slice(), rows, cols)) },
+    { format: 'csr', worthTiming: density <= MAX_CSR_DENSITY, build: kernel('csr', (w) => CsrMatrix.fromDense(w, rows, cols)) },
   ];
+  if (conv !== null && directConvFits(conv))
+    out.push({ format: 'direct', worthTiming: density <= MAX_CSR_DENSITY, build: () => new DirectConvKernel(weight, groups, rows, cols, ep, conv) });
   const nm = NM_PATTERNS.find(([n, m]) => m <= cols && (cols % m === 0 || cols % m >= n) && parts.every((w) => nmHolds(w, rows, cols, n, m)));
   if (nm) {
     const [n, m] = nm;
-    out.push({ format: `${n}:${m}`, worthTiming: true, build: () => parts.map((w) => NmMatrix.fromDense(w, rows, cols, { n, m })) });
+    out.push({ format: `${n}:${m}`, worthTiming: true, build: kernel(`${n}:${m}`, (w) => NmMatrix.fromDense(w, rows, cols, { n, m })) });
   }
   if (density <= MAX_CSR_DENSITY)
     for (const [br, bc] of BLOCKS)
       if (br <= rows && bc <= cols && parts.every((w) => blockFill(w, rows, cols, br, bc) >= MIN_BLOCK_FILL))
-        out.push({ format: `bsr ${br}x${bc}`, worthTiming: true, build: () => parts.map((w) => BsrMatrix.fromDense(w, rows, cols, { blockRows: br, blockCols: bc })) });
+        out.push({ format: `bsr ${br}x${bc}`, worthTiming: true, build: kernel(`bsr ${br}x${bc}`, (w) => BsrMatrix.fromDense(w, rows, cols, { blockRows: br, blockCols: bc })) });
   return out;
 }
 

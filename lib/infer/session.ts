@@ -6,7 +6,7 @@
  */
 import { NativeError, ShapeError, SparsennTypeError } from '../errors.js';
 import { Tensor } from '../nn/tensor.js';
-import type { MatrixBase } from '../tensor/base.js';
+import type { LayerKernel } from './layer-kernels.js';
 import type { PlanReport } from './plan-report.js';
 import type { Step, Workspace } from './steps.js';
 
@@ -30,7 +30,7 @@ export interface SessionParts {
   /** Per value: the model input it aliases, or -1. */
   readonly inputOf: readonly number[];
   readonly batchSizes: readonly number[];
-  readonly matrices: readonly MatrixBase[];
+  readonly kernels: readonly LayerKernel[];
   readonly report: PlanReport;
 }
 
@@ -143,7 +143,7 @@ export class InferenceSession {
   dispose(): void {
     if (this.#disposed) return;
     this.#disposed = true;
-    for (const m of this.#parts.matrices) m.dispose();
+    for (const k of this.#parts.kernels) k.dispose();
     this.#pool.clear();
   }
 

@@ -3,20 +3,16 @@
  * run's workspace (one per value, shared where liveness allows); products run the chosen
  * kernel for the batch size bucket of the run, with the bias and ReLU in the kernel epilogue.
  */
-import { matmulAsync, type AnyMatrix } from '../matmul.js';
 import { native } from '../native.js';
 import type { Module } from '../nn/module.js';
 import { noGrad, Tensor } from '../nn/tensor.js';
-import { kNative, type MatrixBase } from '../tensor/base.js';
-import { convChunkRows, isIdentityConv, type ConvShape } from './lower.js';
+import type { KernelScratch, LayerKernel } from './layer-kernels.js';
 
 /** The buffers of one run: a buffer per value (sized for the run's batch) and scratch space. */
-export interface Workspace {
-  readonly n: number;
+export interface Workspace extends KernelScratch {
   /** The batch-size bucket whose kernel choices this run uses. */
   readonly bucket: number;
   value(v: number): Float32Array;
-  scratch(key: string, length: number): Float32Array;
   scratchInt(key: string, length: number): Int32Array;
 }
 
@@ -26,88 +22,24 @@ export interface Step {
   runAsync(ws: Workspace): Promise<void>;
 }
 
+/** A Linear or Conv2d: the layer kernel chosen for the run's batch-size bucket. */
 export class ProductStep implements Step {
   constructor(
     readonly name: string,
     readonly input: number,
     readonly output: number,
-    /** Per bucket, the matrices (one per group) of the chosen format. */
-    readonly matrices: MatrixBase[][],
-    readonly rows: number,
-    readonly cols: number,
-    readonly bias: Float32Array | null,
-    readonly relu: boolean,
-    readonly conv: ConvShape | null,
+    /** Per bucket, the kernel of the chosen format (layer-kernels.ts). */
+    readonly kernels: readonly LayerKernel[],
   ) {}
 
-  /**
-   * The products of one run, chunk by chunk: each chunk is [matrix, x, columns, bias, out] per
-   * group, and `after` copies a chunk's output into place (convolutions in row blocks, see
-   * convChunkRows; everything else is one chunk written in place).
-   */
-  private *chunks(ws: Workspace): Generator<{ products: Array<[MatrixBase, Float32Array, number, Float32Array | null, Float32Array]>; after?: () => void }> {
-    const mats = this.matrices[ws.bucket]!;
-    const x = ws.value(this.input);
-    const y = ws.value(this.output);
-    const c = this.conv;
-    if (c === null) {
-      yield { products: [[mats[0]!, x, ws.n, this.bias, y]] };
-      return;
-    }
-    const n = ws.n;
-    const allCols = c.oh * c.ow * n;
-    const group = (src: Float32Array, out: Float32Array, cols: number) =>
-      mats.map((m, g): [MatrixBase, Float32Array, number, Float32Array | null, Float32Array] => [
-        m,
-        src.subarray(g * this.cols * cols, (g + 1) * this.cols * cols),
-        cols,
-        this.bias?.subarray(g * this.rows, (g + 1) * this.rows) ?? null,
-        out.subarray(g * this.rows * cols, (g + 1) * this.rows * cols),
-      ]);
-    if (isIdentityConv(c)) {
-      yield { products: group(x, y, allCols) };
-      return;
-    }
-    const geometry = Int32Array.from([c.c, c.h, c.w, n, c.kh, c.kw, c.sh, c.sw, c.ph, c.pw, c.dh, c.dw, c.oh, c.ow]);
-    const step = convChunkRows(c, n);
-    if (step >= c.oh) {
-      const col = ws.scratch('col', c.c * c.kh * c.kw * allCols);
-      native.im2col(x, geometry, col);
-      yield { products: group(col, y, allCols) };
-      return;
-    }
-    const outRows = mats.length * this.rows;
-    for (let o0 = 0; o0 < c.oh; o0 += step) {
-      const o1 = Math.min(c.oh, o0 + step);
-      const cols = (o1 - o0) * c.ow * n;
-      const col = ws.scratch('col', c.c * c.kh * c.kw * cols);
-      native.im2colRows(x, geometry, o0, o1, col);
-      const tmp = ws.scratch('chunk', outRows * cols);
-      const offset = o0 * c.ow * n;
-      yield {
-        products: group(col, tmp, cols),
-        after: () => {
-          for (let r = 0; r < outRows; r++) y.set(tmp.subarray(r * cols, (r + 1) * cols), r * allCols + offset);
-        },
-      };
-    }
-  }
-
+  // Straight to the native code: compile() checked every shape, and native code checks every
+  // length again.
   run(ws: Workspace): void {
-    // Straight to the native product: compile() checked every shape, and native code checks
-    // every length again.
-    for (const chunk of this.chunks(ws)) {
-      for (const [m, x, n, bias, out] of chunk.products) native.matmul(m[kNative](), x, n, bias, this.relu, out);
-      chunk.after?.();
-    }
+    this.kernels[ws.bucket]!.run(ws.value(this.input), ws.value(this.output), ws);
   }
 
-  async runAsync(ws: Workspace): Promise<void> {
-    const activation = this.relu ? 'relu' : 'none';
-    for (const chunk of this.chunks(ws)) {
-      await Promise.all(chunk.products.map(([m, x, n, bias, out]) => matmulAsync(m as AnyMatrix, x, n, { bias: bias ?? undefined, activation, out })));
-      chunk.after?.();
-    }
+  runAsync(ws: Workspace): Promise<void> {
+    return this.kernels[ws.bucket]!.runAsync(ws.value(this.input), ws.value(this.output), ws);
   }
 }
 

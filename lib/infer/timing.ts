@@ -1,8 +1,9 @@
 /**
  * Timing candidate kernels for one layer on this machine, with a per-machine cache so a
  * service that compiles the same model at every start does not time it again. A timing is
- * keyed by what decides it: the kernel path (ISA), the thread count, the format, the matrix
- * shape and stored count, and the number of columns multiplied (batch x output positions).
+ * keyed by what decides it: the kernel path (ISA), the thread count, the format, the layer's
+ * shape (weight matrix, convolution geometry) and stored count, and the batch size. A layer
+ * kernel is timed as a whole: a convolution's im2col counts against the formats that need it.
  * The cache is a JSON file (default `$XDG_CACHE_HOME/sparsenn/kernel-timings.json`, or
  * `~/.cache/...`; SPARSENN_CACHE_DIR overrides the folder), written atomically; an unreadable
  * or foreign file is ignored and rewritten.
@@ -11,12 +12,11 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { writeFileAtomicSync } from '../io/atomic-file.js';
-import { matmul } from '../matmul.js';
 import { capabilities, getThreads } from '../runtime.js';
-import type { MatrixBase } from '../tensor/base.js';
-import type { AnyMatrix } from '../matmul.js';
+import type { KernelScratch, LayerKernel } from './layer-kernels.js';
 
-const CACHE_VERSION = 1;
+// 2: convolutions timed with their im2col (version 1 timed the product alone).
+const CACHE_VERSION = 2;
 
 /** Where timings are kept: a file path, or false to neither read nor write a cache. */
 export type TimingCache = string | false;
@@ -52,14 +52,16 @@ export class KernelTimer {
     this.prefix = `${capabilities().isa}|t${getThreads()}`;
   }
 
-  /** Median milliseconds of one product of `matrices` (one per group) with `n` columns each. */
-  time(format: string, matrices: MatrixBase[], n: number): number {
-    const m0 = matrices[0]!;
-    const nnz = matrices.reduce((a, m) => a + m.nnz, 0);
-    const key = `${this.prefix}|${format}|${matrices.length}x${m0.rows}x${m0.cols}|nnz${nnz}|n${n}`;
+  /**
+   * Median milliseconds of one run of `kernel` on a batch of n samples; `layer` names the
+   * layer's shape (the weight matrix and any convolution geometry), `inputLen` and `outputLen`
+   * are one sample's input and output sizes.
+   */
+  time(kernel: LayerKernel, layer: string, inputLen: number, outputLen: number, n: number): number {
+    const key = `${this.prefix}|${kernel.format}|${layer}|nnz${kernel.nnz}|n${n}`;
     const cached = this.known[key];
     if (cached !== undefined) return cached;
-    const ms = measure(matrices, n);
+    const ms = measure(kernel, inputLen, outputLen, n);
     this.known[key] = ms;
     this.dirty = true;
     return ms;
@@ -79,14 +81,20 @@ export class KernelTimer {
 }
 
 /** Repeats until ~15 ms have passed (at least 5, at most 50 runs) after two warm-up runs. */
-function measure(matrices: MatrixBase[], n: number): number {
-  const xs = matrices.map((m) => {
-    const x = new Float32Array(m.cols * n);
-    for (let i = 0; i < x.length; i++) x[i] = ((i * 2654435761) % 1000) / 1000 - 0.5;
-    return x;
-  });
-  const outs = matrices.map((m) => new Float32Array(m.rows * n));
-  const once = () => matrices.forEach((m, g) => matmul(m as AnyMatrix, xs[g]!, n, { out: outs[g] }));
+function measure(kernel: LayerKernel, inputLen: number, outputLen: number, n: number): number {
+  const x = new Float32Array(inputLen * n);
+  for (let i = 0; i < x.length; i++) x[i] = ((i * 2654435761) % 1000) / 1000 - 0.5;
+  const y = new Float32Array(outputLen * n);
+  const buffers = new Map<string, Float32Array>();
+  const ws: KernelScratch = {
+    n,
+    scratch(key, length) {
+      let a = buffers.get(key);
+      if (!a || a.length < length) buffers.set(key, (a = new Float32Array(length)));
+      return a.subarray(0, length);
+    },
+  };
+  const once = () => kernel.run(x, y, ws);
   once();
   once();
   const samples: number[] = [];

@@ -90,23 +90,15 @@ Napi::Value GatherTranspose(const Napi::CallbackInfo& info) {
 
 namespace {
 
-// The geometry array [c, h, w, n, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow] (Int32Array), checked:
-// positive kernel, stride and dilation, non-negative padding, and oh, ow the true output size,
-// so no index can leave x or col.
+// The geometry array [c, h, w, n, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow] (Int32Array), checked
+// by check_conv_geometry, so no index can leave x or col.
 ConvGeometry get_geometry(const Napi::CallbackInfo& info, size_t i) {
   Napi::Env env = info.Env();
   auto a = get_array<int32_t>(info, i, "geometry");
   if (a.ElementLength() != 14) throw_error(env, "ERR_SHAPE", "geometry must hold 14 integers [c, h, w, n, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow]");
   const int32_t* v = a.Data();
-  for (int k = 0; k < 14; ++k)
-    if (v[k] < 0) throw_error(env, "ERR_RANGE", "geometry entries must be >= 0");
-  ConvGeometry g{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12], v[13]};
-  if (g.kh < 1 || g.kw < 1 || g.sh < 1 || g.sw < 1 || g.dh < 1 || g.dw < 1)
-    throw_error(env, "ERR_RANGE", "kernel, stride and dilation must be >= 1");
-  const int64_t oh = (g.h + 2 * g.ph - g.dh * (g.kh - 1) - 1) / g.sh + 1;
-  const int64_t ow = (g.w + 2 * g.pw - g.dw * (g.kw - 1) - 1) / g.sw + 1;
-  if (g.h + 2 * g.ph < g.dh * (g.kh - 1) + 1 || g.w + 2 * g.pw < g.dw * (g.kw - 1) + 1 || oh != g.oh || ow != g.ow)
-    throw_error(env, "ERR_SHAPE", "geometry output size does not match the input, kernel, stride, padding and dilation");
+  const ConvGeometry g{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12], v[13]};
+  check_conv_geometry(g);  // CoreError: turned into a JS error by guarded()
   return g;
 }
 

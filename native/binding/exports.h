@@ -8,6 +8,7 @@ Napi::Value PrepareCsr(const Napi::CallbackInfo& info);
 Napi::Value PrepareNm(const Napi::CallbackInfo& info);
 Napi::Value PrepareBsr(const Napi::CallbackInfo& info);
 Napi::Value PrepareDense(const Napi::CallbackInfo& info);
+Napi::Value PrepareConv(const Napi::CallbackInfo& info);
 Napi::Value CsrSetValues(const Napi::CallbackInfo& info);
 
 Napi::Value Matmul(const Napi::CallbackInfo& info);

@@ -4,6 +4,7 @@
 #include "binding/guard.h"
 #include "binding/matrix_handle.h"
 #include "core/prepared.h"
+#include "core/sparse_conv.h"
 
 namespace sparsenn::binding {
 
@@ -71,6 +72,26 @@ Napi::Value CsrSetValues(const Napi::CallbackInfo& info) {
     csr->set_values(v.Data(), v.ElementLength());
     MatrixHandle::Report(info, 0);
     return info.Env().Undefined();
+  });
+}
+
+// (rows, cols, groups, geometry: Int32Array [c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow],
+//  rowPtr: Int32Array, colIdx: Int32Array, values: Float32Array): a pruned convolution for the
+// direct sparse kernel; products then take the image [c, h, w, n] itself as X.
+Napi::Value PrepareConv(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    const int64_t rows = get_count(info, 0, "rows"), cols = get_count(info, 1, "cols");
+    const int64_t groups = get_count(info, 2, "groups");
+    auto geo = get_array<int32_t>(info, 3, "geometry");
+    if (geo.ElementLength() != 13)
+      throw_error(info.Env(), "ERR_SHAPE", "geometry must hold 13 integers [c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow]");
+    const int32_t* v = geo.Data();
+    const ConvGeometry g{v[0], v[1], v[2], 0, v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12]};
+    auto rp = get_array<int32_t>(info, 4, "rowPtr");
+    auto ci = get_array<int32_t>(info, 5, "colIdx");
+    auto val = get_array<float>(info, 6, "values");
+    return MatrixHandle::Wrap(info.Env(), prepare_conv(rows, cols, groups, g, rp.Data(), rp.ElementLength(), ci.Data(),
+                                                       ci.ElementLength(), val.Data(), val.ElementLength()));
   });
 }
 

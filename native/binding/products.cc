@@ -3,6 +3,7 @@
 // JS thread and then run the same job: inline for the sync call, on a libuv worker thread
 // (Napi::AsyncWorker) for the async one, which holds references to the matrix handle and to
 // every typed array until the promise settles, so none can be collected mid-product.
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <vector>
@@ -58,9 +59,12 @@ Job parse_matmul(const Napi::CallbackInfo& info) {
   const int64_t n = get_count(info, 2, "n", kMaxElements + 1);
   Napi::Float32Array bias = get_optional_array<float>(info, 3, "bias");
   const bool relu = info[4].ToBoolean().Value();
-  check_length(env, x.ElementLength(), checked_product(env, a->cols(), n, "x"), "x (cols * n)");
-  if (!bias.IsEmpty()) check_length(env, bias.ElementLength(), a->rows(), "bias (rows)");
-  Napi::Float32Array y = output(info, 5, checked_product(env, a->rows(), n, "the result"), {x, bias});
+  // A matrix reads cols x n and writes rows x n; a direct convolution reads the image and
+  // writes the output image (core/prepared.h input_rows / output_rows).
+  const bool conv = std::strcmp(a->format(), "conv") == 0;
+  check_length(env, x.ElementLength(), checked_product(env, a->input_rows(), n, "x"), conv ? "x (c * h * w * n)" : "x (cols * n)");
+  if (!bias.IsEmpty()) check_length(env, bias.ElementLength(), a->rows(), conv ? "bias (output channels)" : "bias (rows)");
+  Napi::Float32Array y = output(info, 5, checked_product(env, a->output_rows(), n, "the result"), {x, bias});
   const float* xp = x.Data();
   float* yp = y.Data();
   const Epilogue ep{bias.IsEmpty() ? nullptr : bias.Data(), relu};

@@ -32,6 +32,11 @@ struct ConvGeometry {
   int64_t c, h, w, n, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow;
 };
 
+// Throws CoreError unless the geometry adds up: non-negative sizes and padding, positive
+// kernel, stride and dilation, and oh, ow the true output size (so no index can leave the
+// image or its padding).
+void check_conv_geometry(const ConvGeometry& g);
+
 // col [c * kh * kw, oh * ow * n] = the im2col columns of x (every entry written: 0 for padding).
 void im2col(const float* x, const ConvGeometry& g, float* col);
 // The columns of output rows [o0, o1) only: col [c * kh * kw, (o1 - o0) * ow * n] (a chunk of

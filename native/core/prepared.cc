@@ -140,10 +140,8 @@ size_t CsrPrepared::bytes() const {
          stripe_source_.size() * 4;
 }
 
-std::unique_ptr<CsrPrepared> prepare_csr(int64_t rows, int64_t cols, const int32_t* rowptr,
-                                         size_t rowptr_len, const int32_t* col, size_t col_len,
-                                         const float* val, size_t val_len) {
-  check_dims(rows, cols);
+void validate_csr(int64_t rows, int64_t cols, const int32_t* rowptr, size_t rowptr_len, const int32_t* col,
+                  size_t col_len, size_t val_len) {
   if (rowptr_len != static_cast<size_t>(rows) + 1)
     fail("ERR_FORMAT", "CSR rowPtr has length " + str(rowptr_len) + ", expected rows + 1 = " + str(rows + 1));
   if (col_len != val_len)
@@ -168,6 +166,13 @@ std::unique_ptr<CsrPrepared> prepare_csr(int64_t rows, int64_t cols, const int32
                                "); expected strictly increasing columns within a row (use CsrMatrix.fromCoo to sort and merge)");
     }
   }
+}
+
+std::unique_ptr<CsrPrepared> prepare_csr(int64_t rows, int64_t cols, const int32_t* rowptr,
+                                         size_t rowptr_len, const int32_t* col, size_t col_len,
+                                         const float* val, size_t val_len) {
+  check_dims(rows, cols);
+  validate_csr(rows, cols, rowptr, rowptr_len, col, col_len, val_len);
   std::vector<int32_t> rp(rowptr, rowptr + rows + 1);
   std::vector<float> v(val, val + val_len);
   return std::make_unique<CsrPrepared>(rows, cols, std::move(rp), col, std::move(v), "csr");

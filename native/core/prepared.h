@@ -21,6 +21,10 @@ class PreparedMatrix {
   virtual const char* format() const = 0;
   // Bytes of native memory held (reported to V8 as external memory).
   virtual size_t bytes() const = 0;
+  // Rows of the X and Y a product reads and writes (each n floats wide): cols and rows for a
+  // matrix; an operator with its own input layout (a direct convolution) says otherwise.
+  virtual int64_t input_rows() const { return cols_; }
+  virtual int64_t output_rows() const { return rows_; }
   // Y (rows x n) = A X (+ bias, ReLU); X is cols x n row-major. Runs on the thread pool.
   virtual void multiply(const float* x, int64_t n, float* y, Epilogue ep) const = 0;
 
@@ -110,6 +114,11 @@ std::unique_ptr<BsrPrepared> prepare_bsr(int64_t rows, int64_t cols, int32_t br,
                                          size_t val_len);
 std::unique_ptr<DensePrepared> prepare_dense(int64_t rows, int64_t cols, const float* data,
                                              size_t len);
+// Throws CoreError unless (rowptr, col) is a canonical CSR of a rows x cols matrix with
+// val_len stored values: rowptr of length rows + 1 from 0 to val_len, non-decreasing, and
+// strictly increasing columns in range within each row.
+void validate_csr(int64_t rows, int64_t cols, const int32_t* rowptr, size_t rowptr_len, const int32_t* col,
+                  size_t col_len, size_t val_len);
 // Checks shared by every product: sizes fit, n is a positive count.
 void check_dims(int64_t rows, int64_t cols);
 

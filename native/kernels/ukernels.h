@@ -66,6 +66,19 @@ using gemm_fn = void(const float* apack, int64_t m, int64_t k, const float* x, i
 using gemv_fn = void(const float* apack, int64_t m, int64_t k, const float* x, float* y,
                      int64_t p0, int64_t p1, Epilogue ep);
 
+// Direct sparse convolution on batch-last images (kernels/f32-spconv/spconv-impl.h): for output
+// channels o in [o0, o1) and every output row oy < oh,
+//   Y[o, oy, :] = sum over entries p of row o of val[p] * XP[(off[p] + oy * row_step) * n + 0 .. ow * n)
+// where XP is the padded input image (pixels of n floats, width stride 1 folded into `off`),
+// Y is (rows x oh x ow x n) and row_step the pixels between the input rows of consecutive output
+// rows (stride_h * padded width). Bias per output channel, ReLU after it.
+using spconv_fn = void(const int32_t* rowptr, const int32_t* off, const float* val, const float* xp, int64_t n,
+                       int64_t row_step, int64_t oh, int64_t ow, float* y, int64_t o0, int64_t o1, Epilogue ep);
+
+// y[i] = gelu(x[i]) for i < n by the branch-free rational erf (kernels/f32-vgelu/vgelu-impl.h),
+// exact to float rounding except below x = -2 and for NaN, which the caller redoes.
+using vgelu_fn = void(const float* x, float* y, int64_t n);
+
 using csrspmv_i32_t = csrspmv_fn<int32_t>;
 using csrspmv_u16_t = csrspmv_fn<uint16_t>;
 using csrspmmt_i32_t = csrspmmt_fn<int32_t>;
@@ -75,6 +88,8 @@ using sddmm_u16_t = sddmm_fn<uint16_t>;
 using bsrspmm_t = bsrspmm_fn;
 using gemm_t = gemm_fn;
 using gemv_t = gemv_fn;
+using spconv_t = spconv_fn;
+using vgelu_t = vgelu_fn;
 
 // Declare every kernel named in the lists.
 #define SPARSENN_UKERNEL(slot, isa, fn, tile) slot##_t fn;

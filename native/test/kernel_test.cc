@@ -39,6 +39,7 @@
 #include "core/kernel_table.h"
 #include "core/partition.h"
 #include "core/prepared.h"
+#include "core/sparse_conv.h"
 #include "core/thread_pool.h"
 #include "kernels/ukernels.h"
 #include "test/test_util.h"
@@ -740,6 +741,146 @@ void test_dense(const std::vector<Kernel<F>>& ks, const char* slot, bool gemv) {
 void test_gemm(const std::vector<Kernel<gemm_t>>& ks) { test_dense(ks, "gemm", false); }
 void test_gemv(const std::vector<Kernel<gemv_t>>& ks) { test_dense(ks, "gemv", true); }
 
+// ------------------------------------------------------------------ spconv (direct sparse convolution)
+
+// A convolution case: input [c, h, w], weight O x (c / groups * kh * kw), width stride 1.
+struct ConvCase {
+  int64_t c, h, w, o, kh, kw, sh, ph, pw, dh, dw, groups;
+  int64_t oh() const { return (h + 2 * ph - dh * (kh - 1) - 1) / sh + 1; }
+  int64_t ow() const { return w + 2 * pw - dw * (kw - 1); }
+  int64_t cols() const { return c / groups * kh * kw; }
+  ConvGeometry geometry(int64_t n) const { return ConvGeometry{c, h, w, n, kh, kw, sh, 1, ph, pw, dh, dw, oh(), ow()}; }
+  std::string desc() const {
+    return "conv " + str(c) + "x" + str(h) + "x" + str(w) + " -> " + str(o) + " k" + str(kh) + "x" + str(kw) + " s" +
+           str(sh) + " p" + str(ph) + "," + str(pw) + " d" + str(dh) + "," + str(dw) + " g" + str(groups);
+  }
+};
+const ConvCase kConvCases[] = {
+    {1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1},    {1, 28, 28, 16, 5, 5, 1, 2, 2, 1, 1, 1},
+    {16, 14, 14, 32, 5, 5, 1, 2, 2, 1, 1, 1}, {3, 9, 7, 5, 3, 3, 2, 1, 1, 1, 1, 1},
+    {4, 10, 11, 6, 3, 2, 1, 0, 1, 2, 3, 2},   {6, 5, 5, 9, 1, 1, 1, 0, 0, 1, 1, 3},
+    {2, 3, 4, 3, 3, 3, 3, 1, 1, 1, 1, 1},     {8, 7, 6, 8, 3, 3, 1, 1, 1, 1, 1, 8},
+};
+
+// Y [o, oh, ow, n] of the convolution with dense weights `wd` (o x cols) on x [c, h, w, n],
+// zero padding, in float64: the reference and the magnitude of its terms.
+void ref_conv(const ConvCase& cc, const std::vector<double>& wd, const In& x, int64_t n, std::vector<double>& ref,
+              std::vector<double>& mag) {
+  const int64_t oh = cc.oh(), ow = cc.ow(), cg = cc.c / cc.groups, og = cc.o / cc.groups;
+  ref.assign(static_cast<size_t>(cc.o * oh * ow * n), 0.0);
+  mag.assign(ref.size(), 0.0);
+  for (int64_t o = 0; o < cc.o; ++o)
+    for (int64_t ci = 0; ci < cg; ++ci)
+      for (int64_t ky = 0; ky < cc.kh; ++ky)
+        for (int64_t kx = 0; kx < cc.kw; ++kx) {
+          const double v = wd[o * cc.cols() + (ci * cc.kh + ky) * cc.kw + kx];
+          if (v == 0) continue;
+          const int64_t c = o / og * cg + ci;
+          for (int64_t y = 0; y < oh; ++y) {
+            const int64_t iy = y * cc.sh - cc.ph + ky * cc.dh;
+            if (iy < 0 || iy >= cc.h) continue;
+            for (int64_t q = 0; q < ow; ++q) {
+              const int64_t ix = q - cc.pw + kx * cc.dw;
+              if (ix < 0 || ix >= cc.w) continue;
+              for (int64_t b = 0; b < n; ++b) {
+                const double t = v * x[((c * cc.h + iy) * cc.w + ix) * n + b];
+                ref[((o * oh + y) * ow + q) * n + b] += t;
+                mag[((o * oh + y) * ow + q) * n + b] += std::fabs(t);
+              }
+            }
+          }
+        }
+}
+
+// The kernel's inputs, built here independently of core/sparse_conv.cc: the zero-padded image
+// and each entry's tap offset in padded pixels.
+In pad_image(const ConvCase& cc, const In& x, int64_t n) {
+  const int64_t hp = cc.h + 2 * cc.ph, wp = cc.w + 2 * cc.pw;
+  In xp(cc.c * hp * wp * n);
+  for (int64_t i = 0; i < xp.size(); ++i) xp[i] = 0.f;
+  for (int64_t c = 0; c < cc.c; ++c)
+    for (int64_t y = 0; y < cc.h; ++y)
+      for (int64_t q = 0; q < cc.w; ++q)
+        for (int64_t b = 0; b < n; ++b)
+          xp[((c * hp + y + cc.ph) * wp + q + cc.pw) * n + b] = x[((c * cc.h + y) * cc.w + q) * n + b];
+  return xp;
+}
+
+std::vector<int32_t> tap_offsets(const ConvCase& cc, const Csr& a) {
+  const int64_t hp = cc.h + 2 * cc.ph, wp = cc.w + 2 * cc.pw, cg = cc.c / cc.groups, og = cc.o / cc.groups;
+  std::vector<int32_t> off(a.col.size());
+  for (int64_t o = 0; o < a.rows; ++o)
+    for (int32_t p = a.rowptr[o]; p < a.rowptr[o + 1]; ++p) {
+      const int64_t ci = a.col[p] / (cc.kh * cc.kw), ky = a.col[p] / cc.kw % cc.kh, kx = a.col[p] % cc.kw;
+      off[p] = static_cast<int32_t>(((o / og * cg + ci) * hp + ky * cc.dh) * wp + kx * cc.dw);
+    }
+  return off;
+}
+
+void test_spconv(const std::vector<Kernel<spconv_t>>& ks) {
+  if (ks.empty()) return;
+  Rng rng(g_seed ^ hash_str("spconv"));
+  int64_t variant = 0;
+  for (const ConvCase& cc : kConvCases)
+    for (const Density& d : kDensities)
+      for (int64_t n : {int64_t(1), int64_t(3), int64_t(8), int64_t(17), int64_t(64)}) {
+        // Large images at every batch only for a few densities (the float64 reference is slow).
+        if (cc.h * cc.w * cc.c * n > 40000 && variant % 3 != 0) {
+          ++variant;
+          continue;
+        }
+        const Csr a = random_csr(cc.o, cc.cols(), d, rng);
+        const In x = random_in(cc.c * cc.h * cc.w * n, rng), bias = random_in(cc.o, rng);
+        std::vector<double> pre, mag;
+        ref_conv(cc, a.dense(), x, n, pre, mag);
+        const int64_t len = cc.oh() * cc.ow() * n;  // one output channel
+        const EpRefs refs = make_ep_refs(pre, mag, cc.o, len, bias);
+        const In xp = pad_image(cc, x, n);
+        const std::vector<int32_t> off = tap_offsets(cc, a);
+        const int64_t row_step = cc.sh * (cc.w + 2 * cc.pw);
+        const std::string desc = cc.desc() + " nnz=" + str(a.nnz()) + " (" + d.name + ") n=" + str(n);
+        for (const auto& k : ks)
+          run_rows(k.label(), desc, "channels", cc.o, len, cc.o, 1, refs, bias, variant,
+                   [&](float* y, int64_t o0, int64_t o1, Epilogue ep) {
+                     k.fn(a.rowptr.data(), off.data(), a.val.data(), xp.data(), n, row_step, cc.oh(), cc.ow(), y, o0,
+                          o1, ep);
+                   });
+        ++variant;
+      }
+}
+
+// ------------------------------------------------------------------ vgelu
+
+void test_vgelu(const std::vector<Kernel<vgelu_t>>& ks) {
+  if (ks.empty()) return;
+  Rng rng(g_seed ^ hash_str("vgelu"));
+  for (int64_t n : {int64_t(0), int64_t(1), int64_t(3), int64_t(7), int64_t(8), int64_t(15), int64_t(16),
+                    int64_t(17), int64_t(31), int64_t(33), int64_t(100), int64_t(1000)}) {
+    In x(n);
+    // Values over the range that matters (|x| up to 6, where erf has saturated), plus exact
+    // boundaries; elements below -2 are the caller's to redo (ukernels.h), so only their
+    // staying inside [0, n) is checked.
+    for (int64_t i = 0; i < n; ++i) x[i] = static_cast<float>(12.0 * rng.uniform() - 6.0);
+    if (n > 4) x[0] = 0.f, x[1] = -2.f, x[2] = 4.f * 1.41421356f, x[3] = 1e-8f;
+    std::vector<double> ref(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) ref[i] = 0.5 * x[i] * (1.0 + std::erf(x[i] / std::sqrt(2.0)));
+    for (const auto& k : ks) {
+      Out y(n);
+      y.snapshot();
+      k.fn(x.data(), y.data(), n);
+      std::string problem = y.guards_intact() ? "" : "wrote outside the output array (guard zone changed)";
+      for (int64_t i = 0; i < n && problem.empty(); ++i) {
+        if (x[i] < -2.f) continue;
+        // The documented accuracy (core/elementwise.h): 3e-7 relative to max(1, |x|).
+        if (!(std::fabs(y[i] - ref[i]) <= 3e-7 * std::max(1.0, std::fabs(static_cast<double>(x[i])))))
+          problem = "y[" + str(i) + "] = " + fmt("%.9g", y[i]) + " for x = " + fmt("%.9g", x[i]) + ", expected " +
+                    fmt("%.9g", ref[i]);
+      }
+      g_report.record(k.label() + " n=" + str(n), problem);
+    }
+  }
+}
+
 // ------------------------------------------------------------------ every slot of every ISA
 
 // One list of kernels per slot. The slots are the scalar lines of the list (every slot has a
@@ -937,6 +1078,31 @@ void test_prepared_nonfinite(const std::string& tag, Rng& rng) {
   }
 }
 
+// prepare_conv + multiply on the unpadded image against the float64 convolution, on 1 and 2
+// threads (the second with work large enough to split), with and without the epilogue.
+void test_prepared_conv(const std::string& tag, Rng& rng) {
+  const ConvCase cases[] = {kConvCases[2], kConvCases[3], kConvCases[4], kConvCases[7]};
+  for (const ConvCase& cc : cases)
+    for (int64_t n : {int64_t(1), int64_t(33)}) {
+      const Csr a = random_csr(cc.o, cc.cols(), kDensities[4], rng);
+      const ConvGeometry g = cc.geometry(0);
+      auto p = prepare_conv(cc.o, cc.cols(), cc.groups, g, a.rowptr.data(), a.rowptr.size(), a.col.data(), a.col.size(),
+                            a.val.data(), a.val.size());
+      const std::string label = tag + cc.desc();
+      g_report.record(label + " input/output rows",
+                      p->input_rows() == cc.c * cc.h * cc.w && p->output_rows() == cc.o * cc.oh() * cc.ow() ? ""
+                                                                                                             : "wrong sizes");
+      const In x = random_in(cc.c * cc.h * cc.w * n, rng), bias = random_in(cc.o, rng);
+      std::vector<double> pre, mag;
+      ref_conv(cc, a.dense(), x, n, pre, mag);
+      const int64_t len = cc.oh() * cc.ow() * n;
+      const EpRefs refs = make_ep_refs(pre, mag, cc.o, len, bias);
+      for (int e : {0, 3})
+        run_prepared(label + " multiply n=" + str(n) + " " + kEps[e].name, cc.o * len, len, refs.ref[e], refs.mag[e],
+                     [&](float* y) { p->multiply(x.data(), n, y, epilogue(e, bias)); });
+    }
+}
+
 void test_prepared() {
   const Isa isa = kernels().isa;
   const std::string tag = std::string("[prepared ") + isa_name(isa) + "] ";
@@ -977,6 +1143,7 @@ void test_prepared() {
   }
 
   test_prepared_nonfinite(tag, rng);
+  test_prepared_conv(tag, rng);
 
   // An all-zero matrix is cheap to hold: its layout must not grow with the stripes it has no
   // entries in (a 200000 x 200000 one once took 834 MB).
@@ -1142,6 +1309,31 @@ void test_invalid_inputs() {
   expect_error("csr columns duplicated", "ERR_FORMAT", csr(3, 4, rp, {1, 2, 2, 3}, 4));
   expect_error("csr negative rows", "ERR_SHAPE", csr(-1, 4, {0}, {}, 0));
   expect_error("csr cols > 2^31 - 1", "ERR_SHAPE", csr(1, int64_t(1) << 31, {0, 0}, {}, 0));
+
+  // Direct convolution: 2 output channels over a 2 x 4 x 4 image, 3x3 kernel, padding 1 (18 columns).
+  auto conv = [&](int64_t rows, int64_t cols, int64_t groups, ConvGeometry g, const V32& rp2, const V32& col2) {
+    const std::vector<float> v2(col2.size(), 1.f);
+    return [=] { prepare_conv(rows, cols, groups, g, rp2.data(), rp2.size(), col2.data(), col2.size(), v2.data(), v2.size()); };
+  };
+  const ConvGeometry cg{2, 4, 4, 0, 3, 3, 1, 1, 1, 1, 1, 1, 4, 4};
+  const V32 crp = {0, 2, 3}, ccol = {0, 17, 9};
+  expect_ok("conv 2x4x4 k3 p1", conv(2, 18, 1, cg, crp, ccol));
+  expect_ok("conv grouped (2 groups, 9 columns)", conv(2, 9, 2, cg, crp, {0, 8, 4}));
+  ConvGeometry stride2 = cg;
+  stride2.sw = 2;
+  stride2.ow = 2;
+  expect_error("conv width stride 2", "ERR_RANGE", conv(2, 18, 1, stride2, crp, ccol));
+  ConvGeometry wrong_oh = cg;
+  wrong_oh.oh = 5;
+  expect_error("conv output height does not add up", "ERR_SHAPE", conv(2, 18, 1, wrong_oh, crp, ccol));
+  ConvGeometry zero_kernel = cg;
+  zero_kernel.kh = 0;
+  expect_error("conv zero kernel height", "ERR_RANGE", conv(2, 18, 1, zero_kernel, crp, ccol));
+  expect_error("conv columns != c * kh * kw", "ERR_SHAPE", conv(2, 17, 1, cg, crp, ccol));
+  expect_error("conv groups do not divide the channels", "ERR_SHAPE", conv(2, 6, 3, cg, crp, {0, 5, 4}));
+  expect_error("conv column out of range", "ERR_RANGE", conv(2, 18, 1, cg, crp, {0, 18, 9}));
+  expect_error("conv rowPtr too short", "ERR_FORMAT", conv(2, 18, 1, cg, {0, 2}, ccol));
+  expect_error("conv columns unsorted", "ERR_FORMAT", conv(2, 18, 1, cg, crp, {17, 0, 9}));
 
   // N:M 2 x 8, 2:4: 2 groups x 2 entries per row.
   const std::vector<float> nmv(8, 1.f);

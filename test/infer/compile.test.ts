@@ -133,7 +133,7 @@ describe('compile: outputs match the uncompiled model', () => {
     const model = smallCnn();
     randomizeNorms(model, 2);
     prune(model, { sparsity: 0.7, scope: 'global', onWarning: quiet });
-    for (const formats of ['dense', 'csr', 'auto'] as const) {
+    for (const formats of ['dense', 'csr', { conv1: 'direct', conv2: 'direct' }, 'auto'] as const) {
       const s = compile(model, opts({ sampleShape: [2, 12, 12], formats, batchSizes: [2] }));
       // Batch 64 makes conv2's im2col larger than a chunk: it runs in row blocks (convChunkRows).
       for (const n of [1, 5, 64]) {
@@ -150,6 +150,44 @@ describe('compile: outputs match the uncompiled model', () => {
       expect(convChunkRows({ c: 16, h: 6, w: 6, kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1, dh: 1, dw: 1, oh: 6, ow: 6 }, 64)).toBeLessThan(6);
       s.dispose();
     }
+  });
+
+  it('the direct sparse convolution: height stride, dilation, uneven padding, grouped, every batch width', async () => {
+    manualSeed(21);
+    const model = new Sequential({
+      c1: new Conv2d(3, 12, [3, 2], { stride: [2, 1], padding: [1, 2], dilation: [1, 2] }),
+      relu1: new ReLU(),
+      c2: new Conv2d(12, 16, 3, { padding: 1, groups: 2 }),
+      flat: new Flatten(),
+    });
+    prune(model, { sparsity: 0.8, onWarning: quiet });
+    const s = compile(model, opts({ sampleShape: [3, 9, 7], formats: 'direct', batchSizes: [1, 16] }));
+    expect(s.plan().layers.map((l) => Object.values(l.formats))).toEqual([
+      ['direct', 'direct'],
+      ['direct', 'direct'],
+    ]);
+    // Widths that leave every kind of tail: single rows, masked vectors, more than one column block.
+    for (const n of [1, 2, 3, 9, 16, 40]) {
+      const x = randomTensor([3, 9, 7, n], 70 + n);
+      const want = reference(model, [x]);
+      expectNear(s.run(x).output!.data, want);
+      expectNear((await s.runAsync(x)).output!.data, want);
+    }
+    s.dispose();
+  });
+
+  it('a width stride other than 1 cannot run direct: forcing it names the formats that fit', () => {
+    manualSeed(22);
+    const model = new Sequential({ c: new Conv2d(2, 8, 3, { stride: 2 }) });
+    prune(model, { sparsity: 0.8, onWarning: quiet });
+    const err = expectThrows(() => compile(model, opts({ sampleShape: [2, 9, 9], formats: 'direct' })), IndexRangeError, 'ERR_RANGE');
+    expect(err.message).toContain("'direct'");
+    expect(err.message).toContain('csr');
+    const auto = compile(model, opts({ sampleShape: [2, 9, 9], batchSizes: [4] }));
+    expect(Object.keys(auto.plan().layers[0]!.timings['4']!)).not.toContain('direct');
+    const x = randomTensor([2, 9, 9, 4], 5);
+    expectNear(auto.run(x).output!.data, reference(model, [x]));
+    auto.dispose();
   });
 
   it('a Graph with a residual Add, a Concat, a GELU and two named outputs', async () => {

@@ -27,6 +27,9 @@ struct VecAvx2 {
   static inline V fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
   static inline V add(V a, V b) { return _mm256_add_ps(a, b); }
   static inline V max(V a, V b) { return _mm256_max_ps(a, b); }
+  static inline V min(V a, V b) { return _mm256_min_ps(a, b); }
+  static inline V mul(V a, V b) { return _mm256_mul_ps(a, b); }
+  static inline V div(V a, V b) { return _mm256_div_ps(a, b); }
   static inline V relu(V a) { return _mm256_max_ps(_mm256_setzero_ps(), a); }  // NaN stays NaN
   static inline float relu_scalar(float a) { return a > 0.f || a != a ? a : 0.f; }
   static inline V load_tail(const float* p, int n) { return _mm256_maskload_ps(p, tail_mask(n)); }

@@ -24,6 +24,9 @@ struct VecAvx512 {
   static inline V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
   static inline V add(V a, V b) { return _mm512_add_ps(a, b); }
   static inline V max(V a, V b) { return _mm512_max_ps(a, b); }
+  static inline V min(V a, V b) { return _mm512_min_ps(a, b); }
+  static inline V mul(V a, V b) { return _mm512_mul_ps(a, b); }
+  static inline V div(V a, V b) { return _mm512_div_ps(a, b); }
   static inline V relu(V a) { return _mm512_max_ps(_mm512_setzero_ps(), a); }  // NaN stays NaN
   static inline float relu_scalar(float a) { return a > 0.f || a != a ? a : 0.f; }
   static inline V load_tail(const float* p, int n) { return _mm512_maskz_loadu_ps(tail_mask(n), p); }

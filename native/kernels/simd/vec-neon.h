@@ -23,6 +23,9 @@ struct VecNeon {
   static inline V fma(V a, V b, V c) { return vfmaq_f32(c, a, b); }
   static inline V add(V a, V b) { return vaddq_f32(a, b); }
   static inline V max(V a, V b) { return vmaxq_f32(a, b); }
+  static inline V min(V a, V b) { return vminq_f32(a, b); }
+  static inline V mul(V a, V b) { return vmulq_f32(a, b); }
+  static inline V div(V a, V b) { return vdivq_f32(a, b); }
   static inline V relu(V a) { return vmaxq_f32(a, vdupq_n_f32(0.f)); }
   static inline float relu_scalar(float a) { return a > 0.f || a != a ? a : 0.f; }
   static inline V load_tail(const float* p, int n) {

@@ -24,6 +24,9 @@ struct VecScalar {
   static inline V fma(V a, V b, V c) { return a * b + c; }
   static inline V add(V a, V b) { return a + b; }
   static inline V max(V a, V b) { return a > b ? a : b; }
+  static inline V min(V a, V b) { return a < b ? a : b; }
+  static inline V mul(V a, V b) { return a * b; }
+  static inline V div(V a, V b) { return a / b; }
   static inline V relu(V a) { return a > 0.f || a != a ? a : 0.f; }  // NaN stays NaN
   // Tails never occur for W == 1; present so kernel templates compile unchanged.
   static inline float relu_scalar(float a) { return a > 0.f || a != a ? a : 0.f; }
