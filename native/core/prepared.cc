@@ -216,16 +216,24 @@ void CsrPrepared::multiply(const float* x, int64_t n, float* y, Epilogue ep) con
   const int32_t* rp = rowptr_.data();
   const float* v = val_.data();
   const int64_t rows = rows_;
-  const RowSplit split = split_by_prefix(rp, rows, n);
-  ThreadPool::instance().parallel_for(split.tasks(), [&](int64_t t) {
-    const int64_t r0 = split.begin(t), r1 = split.end(t);
-    if (n == 1) {
-      if (narrow_) k.csrspmv_u16(rp, col16_.data(), v, x, y, r0, r1, ep);
-      else k.csrspmv_i32(rp, col32_.data(), v, x, y, r0, r1, ep);
-    } else {
-      k.csrspmm(stripe_rowptr_.data(), stripes_, stripe_width_, rows, cols_, stripe_col_.data(), stripe_val_.data(), x, n,
-                y, r0, r1, ep);
-    }
+  if (n == 1) {
+    const RowSplit split = split_by_prefix(rp, rows, n);
+    ThreadPool::instance().parallel_for(split.tasks(), [&](int64_t t) {
+      if (narrow_) k.csrspmv_u16(rp, col16_.data(), v, x, y, split.begin(t), split.end(t), ep);
+      else k.csrspmv_i32(rp, col32_.data(), v, x, y, split.begin(t), split.end(t), ep);
+    });
+    return;
+  }
+  // A batch wide enough for a kernel panel per thread splits by columns (see split_columns);
+  // a narrower one by rows.
+  const int64_t work = (static_cast<int64_t>(rp[rows]) + rows * kRowCost) * n;
+  const RowSplit cols = split_columns(n, k.csrspmm_nr, work);
+  const RowSplit split = cols.tasks() > 1 ? RowSplit({0, rows}) : split_by_prefix(rp, rows, n);
+  ThreadPool::instance().parallel_for(cols.tasks() * split.tasks(), [&](int64_t t) {
+    const int64_t j0 = cols.begin(t % cols.tasks()), j1 = cols.end(t % cols.tasks());
+    const int64_t r = t / cols.tasks();
+    k.csrspmm(stripe_rowptr_.data(), stripes_, stripe_width_, rows, cols_, stripe_col_.data(), stripe_val_.data(), x + j0,
+              j1 - j0, n, y + j0, split.begin(r), split.end(r), ep);
   });
 }
 
@@ -324,10 +332,15 @@ std::unique_ptr<BsrPrepared> prepare_bsr(int64_t rows, int64_t cols, int32_t br,
 void BsrPrepared::multiply(const float* x, int64_t n, float* y, Epilogue ep) const {
   const KernelTable& k = kernels();
   const int64_t brows = static_cast<int64_t>(rowptr_.size()) - 1;
-  const RowSplit split = split_by_prefix(rowptr_.data(), brows, n * br_ * bc_);
-  ThreadPool::instance().parallel_for(split.tasks(), [&](int64_t t) {
-    k.bsrspmm(br_, bc_, stripe_rowptr_.data(), stripes_, stripe_width_, brows, stripe_col_.data(), stripe_val_.data(), x,
-              cols_, n, y, rows_, split.begin(t), split.end(t), ep);
+  // As the CSR SpMM: wide batches split by columns (whole kernel panels), narrow ones by rows.
+  const int64_t work = static_cast<int64_t>(rowptr_[brows]) * br_ * bc_ * n;
+  const RowSplit cols = split_columns(n, k.csrspmm_nr, work);
+  const RowSplit split = cols.tasks() > 1 ? RowSplit({0, brows}) : split_by_prefix(rowptr_.data(), brows, n * br_ * bc_);
+  ThreadPool::instance().parallel_for(cols.tasks() * split.tasks(), [&](int64_t t) {
+    const int64_t j0 = cols.begin(t % cols.tasks()), j1 = cols.end(t % cols.tasks());
+    const int64_t r = t / cols.tasks();
+    k.bsrspmm(br_, bc_, stripe_rowptr_.data(), stripes_, stripe_width_, brows, stripe_col_.data(), stripe_val_.data(),
+              x + j0, cols_, j1 - j0, n, y + j0, rows_, split.begin(r), split.end(r), ep);
   });
 }
 

@@ -28,13 +28,14 @@ struct Epilogue {
 // for rows r in [r0, r1); X is K x n row-major. The matrix is column-striped: stripe s holds
 // columns [s * kb, (s + 1) * kb) as a CSR of its own with row pointers
 // srowptr[s * (rows + 1) .. s * (rows + 1) + rows] into col/val and stripe-local 16-bit columns.
-// `k` is X's row count (the last stripe may be narrower than kb). Every stripe-row holds a
+// `k` is X's row count (the last stripe may be narrower than kb); X and Y rows are `ld` floats
+// apart (ld >= n: a caller may run a range of columns). Every stripe-row holds a
 // multiple of kStripePad entries, padded with zero values at stripe-local column kb (one past the
 // stripe), which the kernel maps to a zero row of its packed copy of X; kb <= 65535.
 constexpr int kStripePad = 4;
 using csrspmm_t = void(const int32_t* srowptr, int32_t stripes, int32_t kb, int64_t rows,
-                       int64_t k, const uint16_t* col, const float* val, const float* x, int64_t n, float* y,
-                       int64_t r0, int64_t r1, Epilogue ep);
+                       int64_t k, const uint16_t* col, const float* val, const float* x, int64_t n, int64_t ld,
+                       float* y, int64_t r0, int64_t r1, Epilogue ep);
 // n == 1: y[r] = sum_p val[p] * x[col[p]].
 template <typename Idx>
 using csrspmv_fn = void(const int32_t* rowptr, const Idx* col, const float* val, const float* x,
@@ -52,10 +53,11 @@ using sddmm_fn = void(const int32_t* rowptr, const Idx* col, const float* a, con
 // the CSR SpMM: stripe s holds block columns [s * sbw, (s + 1) * sbw) with row pointers per block
 // row at srowptr[s * (brows + 1) ..] and stripe-local block-column indices. Block rows [b0, b1);
 // `m` is the true row count (padding rows of the last block row are never written) and `k`
-// X's row count (the last block column may hang over it; those columns are skipped).
+// X's row count (the last block column may hang over it; those columns are skipped); X and Y
+// rows are `ld` floats apart (ld >= n).
 using bsrspmm_fn = void(int32_t br, int32_t bc, const int32_t* srowptr, int32_t stripes,
                         int32_t sbw, int64_t brows, const uint16_t* col, const float* val,
-                        const float* x, int64_t k, int64_t n, float* y, int64_t m, int64_t b0,
+                        const float* x, int64_t k, int64_t n, int64_t ld, float* y, int64_t m, int64_t b0,
                         int64_t b1, Epilogue ep);
 // Dense Y = A X with A packed in panels of MR rows (k-major inside a panel, zero padded),
 // for panels [p0, p1). `m` is the true row count; X (k x n) and Y (m x n) rows are `ld`

@@ -411,7 +411,7 @@ void test_csrspmm(const std::vector<Kernel<csrspmm_t>>& ks) {
           for (const auto& k : ks)
             run_rows(k.label(), desc, "rows", rows, n, rows, 1, refs, bias, variant,
                      [&](float* y, int64_t r0, int64_t r1, Epilogue ep) {
-                       k.fn(st.srowptr.data(), st.stripes, st.kb, rows, cols, st.col.data(), st.val.data(), x.data(), n, y,
+                       k.fn(st.srowptr.data(), st.stripes, st.kb, rows, cols, st.col.data(), st.val.data(), x.data(), n, n, y,
                             r0, r1, ep);
                      });
         }
@@ -678,7 +678,7 @@ void test_bsrspmm(const std::vector<Kernel<bsrspmm_t>>& ks) {
               run_rows(k.label(), desc, "block rows", rows, n, a.brows(), br, refs, bias, variant,
                        [&](float* y, int64_t b0, int64_t b1, Epilogue ep) {
                          k.fn(br, bc, st.srowptr.data(), st.stripes, st.sbw, a.brows(), st.col.data(), st.val.data(),
-                              x.data(), cols, n, y, rows, b0, b1, ep);
+                              x.data(), cols, n, n, y, rows, b0, b1, ep);
                        });
             ++variant;
           }
@@ -985,7 +985,8 @@ void run_prepared(const std::string& what, int64_t len, int64_t width, const std
 void test_prepared_csr_products(const std::string& label, const CsrPrepared& p, const std::vector<double>& dense,
                                 Rng& rng) {
   const int64_t rows = p.rows(), cols = p.cols();
-  for (int64_t n : {1, 33}) {
+  // n = 100 on 2 threads splits the larger products by batch columns (split_columns).
+  for (int64_t n : {1, 33, 100}) {
     const In x = random_in(cols * n, rng), bias = random_in(rows, rng);
     std::vector<double> pre, mag;
     ref_matmul(dense, rows, cols, x, n, pre, mag);
@@ -1138,6 +1139,8 @@ void test_prepared() {
       ThreadPool::instance().set_threads(2);
       g_report.record(label + " splits across threads",
                       split_by_prefix(a.rowptr.data(), s.rows, 33).tasks() > 1 ? "" : "ran as one task");
+      g_report.record(label + " splits a wide batch by columns",
+                      split_columns(100, kernels().csrspmm_nr, a.nnz() * 100).tasks() > 1 ? "" : "ran as one task");
     }
     test_prepared_csr_products(label, *p, a.dense(), rng);
   }
@@ -1224,7 +1227,7 @@ void test_prepared() {
       g_report.record(label + " prepare_bsr", std::string("threw ") + e.what());
       continue;
     }
-    for (int64_t n : {1, 33}) {
+    for (int64_t n : {1, 33, 100}) {
       const In x = random_in(s.cols * n, rng), bias = random_in(s.rows, rng);
       std::vector<double> pre, mag;
       ref_matmul(a.dense, s.rows, s.cols, x, n, pre, mag);

@@ -33,7 +33,7 @@ thread_local PackBuffer tl_pack_x;
 // Contiguous panels keep a stripe's panel in L1 whatever n is; read in place, rows n floats
 // apart would map to a few L1 sets when n is a power of two.
 template <class Vec, int NV>
-inline void pack_x_stripes(const float* x, int64_t n, int64_t k, int64_t k0, int64_t kb, int32_t gs,
+inline void pack_x_stripes(const float* x, int64_t n, int64_t ld, int64_t k, int64_t k0, int64_t kb, int32_t gs,
                            float* dst) {
   constexpr int W = Vec::W;
   const int64_t rows = static_cast<int64_t>(gs) * (kb + 1);
@@ -45,7 +45,7 @@ inline void pack_x_stripes(const float* x, int64_t n, int64_t k, int64_t k0, int
       const int64_t count = k - first < kb ? k - first : kb;
       float* dt = d + t * (kb + 1) * w;
       for (int64_t r = 0; r < count; ++r) {
-        const float* src = x + (first + r) * n + j;
+        const float* src = x + (first + r) * ld + j;
         for (int64_t c = 0; c < w; ++c) dt[r * w + c] = src[c];
       }
       for (int64_t c = 0; c < w; ++c) dt[kb * w + c] = 0.f;
@@ -57,15 +57,16 @@ inline void pack_x_stripes(const float* x, int64_t n, int64_t k, int64_t k0, int
   if (j < n) copy(n - j);
 }
 
-// Rows [r0, r1) of Y (n columns) set to their bias (or zero), before the stripes add into them.
+// Rows [r0, r1) of Y (n columns, rows ld floats apart) set to their bias (or zero), before the
+// stripes add into them.
 template <class Vec>
-inline void fill_bias_rows(float* y, int64_t n, int64_t r0, int64_t r1, const float* bias) {
+inline void fill_bias_rows(float* y, int64_t n, int64_t ld, int64_t r0, int64_t r1, const float* bias) {
   constexpr int W = Vec::W;
   const int64_t nfull = n - n % W;
   const int tail = static_cast<int>(n - nfull);
   for (int64_t r = r0; r < r1; ++r) {
     const typename Vec::V b = Vec::set1(bias ? bias[r] : 0.f);
-    float* yr = y + r * n;
+    float* yr = y + r * ld;
     for (int64_t j = 0; j < nfull; j += W) Vec::store(yr + j, b);
     if (tail) Vec::store_tail(yr + nfull, b, tail);
   }
@@ -73,12 +74,12 @@ inline void fill_bias_rows(float* y, int64_t n, int64_t r0, int64_t r1, const fl
 
 // ReLU over rows [r0, r1) of Y, after every stripe has been added.
 template <class Vec>
-inline void relu_rows(float* y, int64_t n, int64_t r0, int64_t r1) {
+inline void relu_rows(float* y, int64_t n, int64_t ld, int64_t r0, int64_t r1) {
   constexpr int W = Vec::W;
   const int64_t nfull = n - n % W;
   const int tail = static_cast<int>(n - nfull);
   for (int64_t r = r0; r < r1; ++r) {
-    float* yr = y + r * n;
+    float* yr = y + r * ld;
     for (int64_t j = 0; j < nfull; j += W) Vec::store(yr + j, Vec::relu(Vec::load(yr + j)));
     if (tail) Vec::store_tail(yr + nfull, Vec::relu(Vec::load_tail(yr + nfull, tail)), tail);
   }

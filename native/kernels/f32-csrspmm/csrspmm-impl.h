@@ -75,19 +75,19 @@ inline void csrspmm_group_row(const int32_t* rp, int64_t rp_stride, int32_t g, i
 template <class Vec, int NV, int U, bool kTail, bool kSkipPad>
 inline void csrspmm_block_panel(const int32_t* rp, int64_t rp_stride, int32_t g, int64_t kb,
                                 int64_t sstride, const uint16_t* col, const float* val,
-                                const float* xp, int64_t ldx, int64_t n, float* y, int64_t rb,
+                                const float* xp, int64_t ldx, int64_t n, int64_t ld, float* y, int64_t rb,
                                 int64_t re, int64_t j) {
   const int tail = static_cast<int>(n - j);
   for (int64_t r = rb; r < re; ++r)
     csrspmm_group_row<Vec, NV, U, kTail, kSkipPad>(rp, rp_stride, g, r, kb, sstride, col, val, xp, ldx,
-                                                   y + r * n + j, tail);
+                                                   y + r * ld + j, tail);
 }
 
 // Rows [rb, re) of one stripe group over every column panel.
 template <class Vec, bool kSkipPad>
 inline void csrspmm_block(const int32_t* rp, int64_t rp_stride, int32_t gs, int64_t kb, int64_t sstride,
                           const uint16_t* col, const float* val, const float* xg, bool packed,
-                          int64_t n, float* y, int64_t rb, int64_t re) {
+                          int64_t n, int64_t ld, float* y, int64_t rb, int64_t re) {
   constexpr int W = Vec::W;
   constexpr int A = Vec::kAccRegs;
   constexpr int NV = Vec::kStripeNV;
@@ -99,13 +99,13 @@ inline void csrspmm_block(const int32_t* rp, int64_t rp_stride, int32_t gs, int6
   int64_t j = 0;
   for (; j + NV * W <= n; j += NV * W)
     csrspmm_block_panel<Vec, NV, UW, false, kSkipPad>(rp, rp_stride, gs, kb, sstride, col, val, panel(j),
-                                                      packed ? NV * W : n, n, y, rb, re, j);
+                                                      packed ? NV * W : ld, n, ld, y, rb, re, j);
   for (; j + W <= n; j += W)
     csrspmm_block_panel<Vec, 1, 4, false, kSkipPad>(rp, rp_stride, gs, kb, sstride, col, val, panel(j),
-                                                    packed ? W : n, n, y, rb, re, j);
+                                                    packed ? W : ld, n, ld, y, rb, re, j);
   if (j < n)
     csrspmm_block_panel<Vec, 1, 4, true, kSkipPad>(rp, rp_stride, gs, kb, sstride, col, val, panel(j),
-                                                   packed ? n - j : n, n, y, rb, re, j);
+                                                   packed ? n - j : ld, n, ld, y, rb, re, j);
 }
 
 // Whether any of the g stripes has entries in rows [rb, re).
@@ -117,11 +117,11 @@ inline bool group_has_entries(const int32_t* rp, int64_t rp_stride, int32_t g, i
 
 template <class Vec>
 void csrspmm(const int32_t* srowptr, int32_t stripes, int32_t kb, int64_t rows, int64_t k,
-             const uint16_t* col, const float* val, const float* x, int64_t n, float* y,
+             const uint16_t* col, const float* val, const float* x, int64_t n, int64_t ld, float* y,
              int64_t r0, int64_t r1, Epilogue ep) {
   constexpr int W = Vec::W;
   constexpr int NV = Vec::kStripeNV;
-  fill_bias_rows<Vec>(y, n, r0, r1, ep.bias);
+  fill_bias_rows<Vec>(y, n, ld, r0, r1, ep.bias);
   // Stripes were sized for a full NV*W panel; a narrower batch takes several stripes at a time
   // (same X bytes in L1, more entries per row visit, one add into Y per group).
   const int64_t panel_bytes = (n < NV * W ? ((n + W - 1) / W) * W : NV * W) * 4;
@@ -142,16 +142,16 @@ void csrspmm(const int32_t* srowptr, int32_t stripes, int32_t kb, int64_t rows, 
     const int32_t* rp = srowptr + static_cast<int64_t>(s0) * rp_stride;
     if (!group_has_entries(rp, rp_stride, gs, r0, r1)) continue;
     const int64_t k0 = static_cast<int64_t>(s0) * kb;
-    if (packed) pack_x_stripes<Vec, NV>(x, n, k, k0, kb, gs, buf);
-    const float* xg = packed ? buf : x + k0 * n;
+    if (packed) pack_x_stripes<Vec, NV>(x, n, ld, k, k0, kb, gs, buf);
+    const float* xg = packed ? buf : x + k0 * ld;
     for (int64_t rb = r0; rb < r1; rb += kRowBlock) {
       const int64_t re = rb + kRowBlock < r1 ? rb + kRowBlock : r1;
       if (!group_has_entries(rp, rp_stride, gs, rb, re)) continue;
-      if (packed) csrspmm_block<Vec, false>(rp, rp_stride, gs, kb, sstride, col, val, xg, true, n, y, rb, re);
-      else csrspmm_block<Vec, true>(rp, rp_stride, gs, kb, sstride, col, val, xg, false, n, y, rb, re);
+      if (packed) csrspmm_block<Vec, false>(rp, rp_stride, gs, kb, sstride, col, val, xg, true, n, ld, y, rb, re);
+      else csrspmm_block<Vec, true>(rp, rp_stride, gs, kb, sstride, col, val, xg, false, n, ld, y, rb, re);
     }
   }
-  if (ep.relu) relu_rows<Vec>(y, n, r0, r1);
+  if (ep.relu) relu_rows<Vec>(y, n, ld, r0, r1);
 }
 
 }  // namespace
@@ -160,8 +160,8 @@ void csrspmm(const int32_t* srowptr, int32_t stripes, int32_t kb, int64_t rows, 
 #define SPARSENN_DEFINE_CSRSPMM(VEC, NAME)                                                       \
   namespace sparsenn {                                                                           \
   void NAME(const int32_t* srp, int32_t stripes, int32_t kb, int64_t rows, int64_t k,           \
-            const uint16_t* c, const float* v, const float* x, int64_t n, float* y, int64_t r0,  \
-            int64_t r1, Epilogue ep) {                                                           \
-    impl::csrspmm<VEC>(srp, stripes, kb, rows, k, c, v, x, n, y, r0, r1, ep);                    \
+            const uint16_t* c, const float* v, const float* x, int64_t n, int64_t ld, float* y,  \
+            int64_t r0, int64_t r1, Epilogue ep) {                                               \
+    impl::csrspmm<VEC>(srp, stripes, kb, rows, k, c, v, x, n, ld, y, r0, r1, ep);                \
   }                                                                                              \
   }
