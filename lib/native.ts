@@ -98,11 +98,13 @@ export interface NativeAddon {
   /** The cols x rows transpose of src (rows x cols, row-major). */
   transpose(rows: number, cols: number, src: Float32Array, out?: Float32Array): Float32Array;
   /** out = max(x, 0), NaN kept. */
-  reluForward(x: Float32Array, out: Float32Array): void;
+  reluForward(x: Float32Array, out: Float32Array): Float32Array;
+  reluForwardAsync(x: Float32Array, out: Float32Array): Promise<Float32Array>;
   /** out = x > 0 ? grad : 0 (all one length). */
   reluBackward(x: Float32Array, grad: Float32Array, out: Float32Array): void;
   /** out = gelu(x) = x Φ(x), exact (erf) form in float (|error| < 3e-7 max(1, |x|)). */
-  geluForward(x: Float32Array, out: Float32Array): void;
+  geluForward(x: Float32Array, out: Float32Array): Float32Array;
+  geluForwardAsync(x: Float32Array, out: Float32Array): Promise<Float32Array>;
   /** out = grad * gelu'(x) (all one length). */
   geluBackward(x: Float32Array, grad: Float32Array, out: Float32Array): void;
   /** out[k] = src[indices[k]]. */
@@ -112,11 +114,13 @@ export interface NativeAddon {
   /** col = im2col(x) for geometry [c, h, w, n, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow] (batch-last x). */
   im2col(x: Float32Array, geometry: Int32Array, col: Float32Array): void;
   /** The im2col columns of output rows [o0, o1) only: col [c * kh * kw, (o1 - o0) * ow * n]. */
-  im2colRows(x: Float32Array, geometry: Int32Array, o0: number, o1: number, col: Float32Array): void;
+  im2colRows(x: Float32Array, geometry: Int32Array, o0: number, o1: number, col: Float32Array): Float32Array;
+  im2colRowsAsync(x: Float32Array, geometry: Int32Array, o0: number, o1: number, col: Float32Array): Promise<Float32Array>;
   /** dx += col2im(col), the adjoint of im2col. */
   col2imAdd(col: Float32Array, geometry: Int32Array, dx: Float32Array): void;
   /** Max pooling, geometry [c, h, w, n, kh, kw, sh, sw, ph, pw, oh, ow]; arg gets each maximum's input index. */
-  maxPoolForward(x: Float32Array, geometry: Int32Array, out: Float32Array, arg: Int32Array): void;
+  maxPoolForward(x: Float32Array, geometry: Int32Array, out: Float32Array, arg: Int32Array): Float32Array;
+  maxPoolForwardAsync(x: Float32Array, geometry: Int32Array, out: Float32Array, arg: Int32Array): Promise<Float32Array>;
   /** dx[arg[i]] += grad[i] (arg -1: no input). */
   maxPoolBackward(grad: Float32Array, arg: Int32Array, dx: Float32Array): void;
   gemmAsync(m: number, k: number, n: number, a: Float32Array, transA: boolean, x: Float32Array, transX: boolean, out?: Float32Array): Promise<Float32Array>;

@@ -22,6 +22,7 @@ import {
   sddmmAsync,
   setThreads,
 } from '../lib/index.js';
+import { native } from '../lib/native.js';
 import { kNative } from '../lib/tensor/base.js';
 import { expectClose, expectSameBits } from './helpers/expect.js';
 import { mulberry32, randomDense, randomVector, randomX } from './helpers/random.js';
@@ -237,6 +238,53 @@ describe('the event loop keeps running during an async product', () => {
     const duration = performance.now() - t0;
     expect(fired).toBeGreaterThanOrEqual(10);
     expect(maxGap, `max gap ${maxGap.toFixed(1)} ms during a ${duration.toFixed(1)} ms product`).toBeLessThan(duration / 4);
+  });
+});
+
+describe('the element-wise steps of inference plans also run off the event loop', () => {
+  /** Ticks of the event loop while `p` runs, and its result. */
+  async function ticksDuring<T>(p: Promise<T>): Promise<{ ticks: number; result: T }> {
+    let done = false;
+    const q = p.then((r) => ((done = true), r));
+    let ticks = 0;
+    while (!done) {
+      await tick();
+      ticks++;
+    }
+    return { ticks, result: await q };
+  }
+
+  it('geluForwardAsync, reluForwardAsync, maxPoolForwardAsync and im2colRowsAsync: same bits as the sync calls, loop keeps ticking', async () => {
+    setThreads(1);
+    const rng = mulberry32(77);
+    const x = randomVector(rng, 1 << 23);
+    const cases: Array<{ name: string; sync: () => Float32Array; async: () => Promise<Float32Array> }> = [
+      { name: 'gelu', sync: () => native.geluForward(x, new Float32Array(x.length)), async: () => native.geluForwardAsync(x, new Float32Array(x.length)) },
+      { name: 'relu', sync: () => native.reluForward(x, new Float32Array(x.length)), async: () => native.reluForwardAsync(x, new Float32Array(x.length)) },
+    ];
+    // [c, h, w, n] = [32, 64, 64, 128] = 2^24 floats: 2x2 max pooling and a 3x3 im2col of rows 0..8.
+    const img = randomVector(rng, 32 * 64 * 64 * 128);
+    const pool = Int32Array.from([32, 64, 64, 128, 2, 2, 2, 2, 0, 0, 32, 32]);
+    const poolOut = () => new Float32Array(32 * 32 * 32 * 128);
+    cases.push({
+      name: 'max pool',
+      sync: () => native.maxPoolForward(img, pool, poolOut(), new Int32Array(32 * 32 * 32 * 128)),
+      async: () => native.maxPoolForwardAsync(img, pool, poolOut(), new Int32Array(32 * 32 * 32 * 128)),
+    });
+    const conv = Int32Array.from([32, 64, 64, 128, 3, 3, 1, 1, 1, 1, 1, 1, 64, 64]);
+    const colLen = 32 * 9 * 8 * 64 * 128;
+    cases.push({
+      name: 'im2col rows',
+      sync: () => native.im2colRows(img, conv, 0, 8, new Float32Array(colLen)),
+      async: () => native.im2colRowsAsync(img, conv, 0, 8, new Float32Array(colLen)),
+    });
+    for (const c of cases) {
+      const want = c.sync();
+      const { ticks, result } = await ticksDuring(c.async());
+      expectSameBits(result, want, c.name);
+      // Run inline (or faked with setImmediate) the loop would tick once or twice.
+      expect(ticks, `${c.name}: only ${ticks} ticks`).toBeGreaterThanOrEqual(3);
+    }
   });
 });
 

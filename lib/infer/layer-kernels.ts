@@ -106,31 +106,33 @@ export class Im2colKernel implements LayerKernel {
   }
 
   /**
-   * The products chunk by chunk: each chunk's im2col is written by `prepare`, its products
-   * write a scratch block, and `after` copies that block into place (one chunk writes y in
-   * place when the whole im2col fits).
+   * The chunks of one run: each writes the im2col of a block of output rows (convChunkRows) and
+   * multiplies it, into y itself when one chunk covers every row, else into a scratch block
+   * that `after` copies into place.
    */
-  private *chunks(x: Float32Array, y: Float32Array, ws: KernelScratch): Generator<{ prepare: () => void; products: Product[]; after?: () => void }> {
+  private *chunks(x: Float32Array, y: Float32Array, ws: KernelScratch): Generator<{ o0: number; o1: number; geometry: Int32Array; col: Float32Array; products: Product[]; after?: () => void }> {
     const c = this.conv;
     const n = ws.n;
     const m0 = this.matrices[0]!;
     const allCols = c.oh * c.ow * n;
     const geometry = Int32Array.from([c.c, c.h, c.w, n, c.kh, c.kw, c.sh, c.sw, c.ph, c.pw, c.dh, c.dw, c.oh, c.ow]);
     const step = convChunkRows(c, n);
-    if (step >= c.oh) {
-      const col = ws.scratch('col', m0.cols * this.matrices.length * allCols);
-      yield { prepare: () => native.im2col(x, geometry, col), products: groupProducts(this.matrices, m0.rows, m0.cols, this.ep, col, y, allCols) };
-      return;
-    }
     const outRows = this.matrices.length * m0.rows;
     for (let o0 = 0; o0 < c.oh; o0 += step) {
       const o1 = Math.min(c.oh, o0 + step);
       const cols = (o1 - o0) * c.ow * n;
       const col = ws.scratch('col', m0.cols * this.matrices.length * cols);
+      if (step >= c.oh) {
+        yield { o0, o1, geometry, col, products: groupProducts(this.matrices, m0.rows, m0.cols, this.ep, col, y, allCols) };
+        return;
+      }
       const tmp = ws.scratch('chunk', outRows * cols);
       const offset = o0 * c.ow * n;
       yield {
-        prepare: () => native.im2colRows(x, geometry, o0, o1, col),
+        o0,
+        o1,
+        geometry,
+        col,
         products: groupProducts(this.matrices, m0.rows, m0.cols, this.ep, col, tmp, cols),
         after: () => {
           for (let r = 0; r < outRows; r++) y.set(tmp.subarray(r * cols, (r + 1) * cols), r * allCols + offset);
@@ -141,7 +143,7 @@ export class Im2colKernel implements LayerKernel {
 
   run(x: Float32Array, y: Float32Array, ws: KernelScratch): void {
     for (const chunk of this.chunks(x, y, ws)) {
-      chunk.prepare();
+      native.im2colRows(x, chunk.geometry, chunk.o0, chunk.o1, chunk.col);
       runProducts(chunk.products, this.ep.relu);
       chunk.after?.();
     }
@@ -149,7 +151,7 @@ export class Im2colKernel implements LayerKernel {
 
   async runAsync(x: Float32Array, y: Float32Array, ws: KernelScratch): Promise<void> {
     for (const chunk of this.chunks(x, y, ws)) {
-      chunk.prepare();
+      await native.im2colRowsAsync(x, chunk.geometry, chunk.o0, chunk.o1, chunk.col);
       await runProductsAsync(chunk.products, this.ep.relu);
       chunk.after?.();
     }

@@ -115,9 +115,10 @@ export class InferenceSession {
   }
 
   /**
-   * Runs the plan with every product off the event loop (a libuv worker each); the small
-   * steps between products (im2col, pooling, adds) run on the calling thread. Do not change
-   * the input arrays until it settles.
+   * Runs the plan off the event loop: every native step (products, im2col, ReLU, GELU, max
+   * pooling) runs on a libuv worker, one after another. What stays on the calling thread is
+   * the copying of residual Adds and Concats and any layer without a native step (run as its
+   * own forward, see the plan's steps). Do not change the input arrays until it settles.
    */
   async runAsync(inputs: SessionInputs): Promise<Record<string, Tensor>> {
     const { arrays, n } = this.#inputs(inputs);

@@ -51,27 +51,29 @@ abstract class SyncStep implements Step {
   }
 }
 
-export class ReluStep extends SyncStep {
+export class ReluStep implements Step {
   constructor(
     readonly input: number,
     readonly output: number,
-  ) {
-    super();
-  }
+  ) {}
   run(ws: Workspace): void {
     native.reluForward(ws.value(this.input), ws.value(this.output));
   }
+  async runAsync(ws: Workspace): Promise<void> {
+    await native.reluForwardAsync(ws.value(this.input), ws.value(this.output));
+  }
 }
 
-export class GeluStep extends SyncStep {
+export class GeluStep implements Step {
   constructor(
     readonly input: number,
     readonly output: number,
-  ) {
-    super();
-  }
+  ) {}
   run(ws: Workspace): void {
     native.geluForward(ws.value(this.input), ws.value(this.output));
+  }
+  async runAsync(ws: Workspace): Promise<void> {
+    await native.geluForwardAsync(ws.value(this.input), ws.value(this.output));
   }
 }
 
@@ -110,19 +112,23 @@ export class ConcatStep extends SyncStep {
   }
 }
 
-export class MaxPoolStep extends SyncStep {
+export class MaxPoolStep implements Step {
   constructor(
     readonly input: number,
     readonly output: number,
     /** [c, h, w, kh, kw, sh, sw, ph, pw, oh, ow]. */
     readonly geometry: readonly number[],
-  ) {
-    super();
-  }
-  run(ws: Workspace): void {
+  ) {}
+  private args(ws: Workspace): [Float32Array, Int32Array, Float32Array, Int32Array] {
     const [c, h, w, ...rest] = this.geometry;
     const y = ws.value(this.output);
-    native.maxPoolForward(ws.value(this.input), Int32Array.from([c!, h!, w!, ws.n, ...rest]), y, ws.scratchInt('argmax', y.length));
+    return [ws.value(this.input), Int32Array.from([c!, h!, w!, ws.n, ...rest]), y, ws.scratchInt('argmax', y.length)];
+  }
+  run(ws: Workspace): void {
+    native.maxPoolForward(...this.args(ws));
+  }
+  async runAsync(ws: Workspace): Promise<void> {
+    await native.maxPoolForwardAsync(...this.args(ws));
   }
 }
 

@@ -3,23 +3,24 @@
 
 #include "binding/exports.h"
 #include "binding/guard.h"
+#include "binding/jobs.h"
 #include "core/elementwise.h"
 
 namespace sparsenn::binding {
 
 namespace {
 
-// (x, out): out = f(x), both of one length.
-template <class F>
-Napi::Value map_forward(const Napi::CallbackInfo& info, F f) {
-  return guarded(info, [&]() -> Napi::Value {
-    Napi::Env env = info.Env();
-    auto x = get_array<float>(info, 0, "x");
-    auto out = get_array<float>(info, 1, "out");
-    check_length(env, out.ElementLength(), static_cast<int64_t>(x.ElementLength()), "out");
-    f(x.Data(), out.Data(), static_cast<int64_t>(x.ElementLength()));
-    return env.Undefined();
-  });
+// (x, out): out = f(x), both of one length; returns out.
+template <void (*F)(const float*, float*, int64_t)>
+Job parse_map_forward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto x = get_array<float>(info, 0, "x");
+  auto out = get_array<float>(info, 1, "out");
+  const int64_t n = static_cast<int64_t>(x.ElementLength());
+  check_length(env, out.ElementLength(), n, "out");
+  const float* xp = x.Data();
+  float* op = out.Data();
+  return Job{[=] { F(xp, op, n); }, out, {x, out}};
 }
 
 // (x, g, out): out = f'(x) applied to g, all of one length.
@@ -40,12 +41,14 @@ Napi::Value map_backward(const Napi::CallbackInfo& info, F f) {
 
 }  // namespace
 
-// out = relu(x); out = x > 0 ? g : 0.
-Napi::Value ReluForward(const Napi::CallbackInfo& info) { return map_forward(info, relu_forward); }
+// out = relu(x); out = x > 0 ? g : 0. The forwards also off the event loop (inference plans).
+Napi::Value ReluForward(const Napi::CallbackInfo& info) { return run_sync(info, parse_map_forward<relu_forward>); }
+Napi::Value ReluForwardAsync(const Napi::CallbackInfo& info) { return run_async(info, parse_map_forward<relu_forward>); }
 Napi::Value ReluBackward(const Napi::CallbackInfo& info) { return map_backward(info, relu_backward); }
 
 // out = gelu(x); out = g * gelu'(x).
-Napi::Value GeluForward(const Napi::CallbackInfo& info) { return map_forward(info, gelu_forward); }
+Napi::Value GeluForward(const Napi::CallbackInfo& info) { return run_sync(info, parse_map_forward<gelu_forward>); }
+Napi::Value GeluForwardAsync(const Napi::CallbackInfo& info) { return run_async(info, parse_map_forward<gelu_forward>); }
 Napi::Value GeluBackward(const Napi::CallbackInfo& info) { return map_backward(info, gelu_backward); }
 
 // (src, indices, out): out[k] = src[indices[k]], every index checked.
@@ -124,22 +127,24 @@ Napi::Value Im2col(const Napi::CallbackInfo& info) {
   });
 }
 
-// (x, geometry, o0, o1, col): col = the im2col columns of output rows [o0, o1).
-Napi::Value Im2colRows(const Napi::CallbackInfo& info) {
-  return guarded(info, [&]() -> Napi::Value {
-    Napi::Env env = info.Env();
-    auto x = get_array<float>(info, 0, "x");
-    const ConvGeometry g = get_geometry(info, 1);
-    const int64_t o0 = get_count(info, 2, "o0", g.oh + 1);
-    const int64_t o1 = get_count(info, 3, "o1", g.oh + 1);
-    if (o1 < o0) throw_error(env, "ERR_RANGE", "o1 must be >= o0, got o0 = " + std::to_string(o0) + ", o1 = " + std::to_string(o1));
-    auto col = get_array<float>(info, 4, "col");
-    check_length(env, x.ElementLength(), g.c * g.h * g.w * g.n, "x (c * h * w * n)");
-    check_length(env, col.ElementLength(), g.c * g.kh * g.kw * (o1 - o0) * g.ow * g.n, "col (c * kh * kw * (o1 - o0) * ow * n)");
-    im2col_rows(x.Data(), g, o0, o1, col.Data());
-    return env.Undefined();
-  });
+// (x, geometry, o0, o1, col): col = the im2col columns of output rows [o0, o1); returns col.
+Job parse_im2col_rows(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto x = get_array<float>(info, 0, "x");
+  const ConvGeometry g = get_geometry(info, 1);
+  const int64_t o0 = get_count(info, 2, "o0", g.oh + 1);
+  const int64_t o1 = get_count(info, 3, "o1", g.oh + 1);
+  if (o1 < o0) throw_error(env, "ERR_RANGE", "o1 must be >= o0, got o0 = " + std::to_string(o0) + ", o1 = " + std::to_string(o1));
+  auto col = get_array<float>(info, 4, "col");
+  check_length(env, x.ElementLength(), g.c * g.h * g.w * g.n, "x (c * h * w * n)");
+  check_length(env, col.ElementLength(), g.c * g.kh * g.kw * (o1 - o0) * g.ow * g.n, "col (c * kh * kw * (o1 - o0) * ow * n)");
+  const float* xp = x.Data();
+  float* cp = col.Data();
+  return Job{[=] { im2col_rows(xp, g, o0, o1, cp); }, col, {x, col}};
 }
+
+Napi::Value Im2colRows(const Napi::CallbackInfo& info) { return run_sync(info, parse_im2col_rows); }
+Napi::Value Im2colRowsAsync(const Napi::CallbackInfo& info) { return run_async(info, parse_im2col_rows); }
 
 // (col, geometry, dx): dx += col2im(col).
 Napi::Value Col2imAdd(const Napi::CallbackInfo& info) {
@@ -155,30 +160,33 @@ Napi::Value Col2imAdd(const Napi::CallbackInfo& info) {
   });
 }
 
-// (x, geometry [c, h, w, n, kh, kw, sh, sw, ph, pw, oh, ow], out, arg): max pooling. The windows
-// are clipped to the image, so any output size is safe; the lengths are checked.
-Napi::Value MaxPoolForward(const Napi::CallbackInfo& info) {
-  return guarded(info, [&]() -> Napi::Value {
-    Napi::Env env = info.Env();
-    auto x = get_array<float>(info, 0, "x");
-    auto a = get_array<int32_t>(info, 1, "geometry");
-    if (a.ElementLength() != 12) throw_error(env, "ERR_SHAPE", "pool geometry must hold 12 integers [c, h, w, n, kh, kw, sh, sw, ph, pw, oh, ow]");
-    const int32_t* v = a.Data();
-    for (int k = 0; k < 12; ++k)
-      if (v[k] < 0) throw_error(env, "ERR_RANGE", "pool geometry entries must be >= 0");
-    const PoolGeometry g{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11]};
-    if (g.sh < 1 || g.sw < 1) throw_error(env, "ERR_RANGE", "pool stride must be >= 1");
-    auto out = get_array<float>(info, 2, "out");
-    auto arg = get_array<int32_t>(info, 3, "arg");
-    const double in_len = static_cast<double>(g.c) * g.h * g.w * g.n, out_len = static_cast<double>(g.c) * g.oh * g.ow * g.n;
-    if (in_len > 2147483647.0 || out_len > 2147483647.0) throw_error(env, "ERR_RANGE", "pooling tensors must have at most 2^31 - 1 elements");
-    check_length(env, x.ElementLength(), static_cast<int64_t>(in_len), "x (c * h * w * n)");
-    check_length(env, out.ElementLength(), static_cast<int64_t>(out_len), "out (c * oh * ow * n)");
-    check_length(env, arg.ElementLength(), static_cast<int64_t>(out_len), "arg (c * oh * ow * n)");
-    max_pool_forward(x.Data(), g, out.Data(), arg.Data());
-    return env.Undefined();
-  });
+// (x, geometry [c, h, w, n, kh, kw, sh, sw, ph, pw, oh, ow], out, arg): max pooling; returns out.
+// The windows are clipped to the image, so any output size is safe; the lengths are checked.
+Job parse_max_pool(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto x = get_array<float>(info, 0, "x");
+  auto a = get_array<int32_t>(info, 1, "geometry");
+  if (a.ElementLength() != 12) throw_error(env, "ERR_SHAPE", "pool geometry must hold 12 integers [c, h, w, n, kh, kw, sh, sw, ph, pw, oh, ow]");
+  const int32_t* v = a.Data();
+  for (int k = 0; k < 12; ++k)
+    if (v[k] < 0) throw_error(env, "ERR_RANGE", "pool geometry entries must be >= 0");
+  const PoolGeometry g{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11]};
+  if (g.sh < 1 || g.sw < 1) throw_error(env, "ERR_RANGE", "pool stride must be >= 1");
+  auto out = get_array<float>(info, 2, "out");
+  auto arg = get_array<int32_t>(info, 3, "arg");
+  const double in_len = static_cast<double>(g.c) * g.h * g.w * g.n, out_len = static_cast<double>(g.c) * g.oh * g.ow * g.n;
+  if (in_len > 2147483647.0 || out_len > 2147483647.0) throw_error(env, "ERR_RANGE", "pooling tensors must have at most 2^31 - 1 elements");
+  check_length(env, x.ElementLength(), static_cast<int64_t>(in_len), "x (c * h * w * n)");
+  check_length(env, out.ElementLength(), static_cast<int64_t>(out_len), "out (c * oh * ow * n)");
+  check_length(env, arg.ElementLength(), static_cast<int64_t>(out_len), "arg (c * oh * ow * n)");
+  const float* xp = x.Data();
+  float* op = out.Data();
+  int32_t* ap = arg.Data();
+  return Job{[=] { max_pool_forward(xp, g, op, ap); }, out, {x, out, arg}};
 }
+
+Napi::Value MaxPoolForward(const Napi::CallbackInfo& info) { return run_sync(info, parse_max_pool); }
+Napi::Value MaxPoolForwardAsync(const Napi::CallbackInfo& info) { return run_async(info, parse_max_pool); }
 
 // (grad, arg, dx): dx[arg[i]] += grad[i]; every arg checked to be -1 or an index of dx.
 Napi::Value MaxPoolBackward(const Napi::CallbackInfo& info) {

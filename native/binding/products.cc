@@ -1,8 +1,6 @@
 // The products: matmul (Y = A X + bias, ReLU), matmulTransposed (Y = A^T X) and sddmm, each
-// synchronous or asynchronous. Both forms parse and check their arguments identically on the
-// JS thread and then run the same job: inline for the sync call, on a libuv worker thread
-// (Napi::AsyncWorker) for the async one, which holds references to the matrix handle and to
-// every typed array until the promise settles, so none can be collected mid-product.
+// synchronous or asynchronous (binding/jobs.h): both forms parse and check their arguments
+// identically on the JS thread and then run the same job.
 #include <cstring>
 #include <functional>
 #include <memory>
@@ -10,6 +8,7 @@
 
 #include "binding/exports.h"
 #include "binding/guard.h"
+#include "binding/jobs.h"
 #include "binding/matrix_handle.h"
 #include "core/dense_product.h"
 #include "core/prepared.h"
@@ -18,12 +17,6 @@ namespace sparsenn::binding {
 namespace {
 
 constexpr int64_t kMaxElements = (int64_t(1) << 31) - 1;
-
-struct Job {
-  std::function<void()> run;
-  Napi::Value result;
-  std::vector<Napi::Value> keep;  // kept alive until an async job ends
-};
 
 int64_t checked_product(Napi::Env env, int64_t a, int64_t b, const char* what) {
   if (a != 0 && b > kMaxElements / a)
@@ -165,68 +158,6 @@ Job parse_transpose(const Napi::CallbackInfo& info) {
   job.result = out;
   job.keep = {src, out};
   return job;
-}
-
-class ProductWorker : public Napi::AsyncWorker {
- public:
-  ProductWorker(Napi::Env env, Job job)
-      : Napi::AsyncWorker(env, "sparsenn:product"), deferred_(Napi::Promise::Deferred::New(env)), run_(std::move(job.run)) {
-    result_ = Napi::Persistent(job.result.As<Napi::Object>());
-    for (const Napi::Value& v : job.keep) keep_.push_back(Napi::Persistent(v.As<Napi::Object>()));
-  }
-  Napi::Promise Promise() const { return deferred_.Promise(); }
-
- protected:
-  void Execute() override {
-    try {
-      run_();
-    } catch (const CoreError& e) {
-      code_ = e.code();
-      SetError(e.what());
-    } catch (const std::bad_alloc&) {
-      code_ = "ERR_MEMORY";
-      SetError("out of memory during a product");
-    }
-  }
-  // Settling can throw when the environment is shutting down (a worker thread terminated while
-  // this product ran): nothing is waiting for the promise then, and an exception escaping here
-  // would abort the process.
-  void OnOK() override {
-    try {
-      deferred_.Resolve(result_.Value());
-    } catch (const Napi::Error&) {
-    }
-  }
-  void OnError(const Napi::Error& e) override {
-    try {
-      deferred_.Reject(make_error(Env(), code_, e.Message()).Value());
-    } catch (const Napi::Error&) {
-    }
-  }
-
- private:
-  Napi::Promise::Deferred deferred_;
-  std::function<void()> run_;
-  Napi::ObjectReference result_;
-  std::vector<Napi::ObjectReference> keep_;
-  std::string code_ = "ERR_INTERNAL";
-};
-
-Napi::Value run_sync(const Napi::CallbackInfo& info, Job (*parse)(const Napi::CallbackInfo&)) {
-  return guarded(info, [&]() -> Napi::Value {
-    Job job = parse(info);
-    job.run();
-    return job.result;
-  });
-}
-
-Napi::Value run_async(const Napi::CallbackInfo& info, Job (*parse)(const Napi::CallbackInfo&)) {
-  return guarded(info, [&]() -> Napi::Value {
-    auto* worker = new ProductWorker(info.Env(), parse(info));
-    Napi::Promise promise = worker->Promise();
-    worker->Queue();  // the worker deletes itself after OnOK/OnError
-    return promise;
-  });
 }
 
 }  // namespace
