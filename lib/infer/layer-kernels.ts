@@ -61,18 +61,36 @@ function groupProducts(mats: readonly MatrixBase[], rows: number, cols: number, 
   ]);
 }
 
-export class MatrixKernel implements LayerKernel {
+/** A kernel that multiplies one weight matrix per group (any matrix format). */
+abstract class GroupMatrixKernel implements LayerKernel {
   constructor(
     readonly format: FormatName,
     /** One matrix per group (rows x cols each). */
     readonly matrices: readonly MatrixBase[],
     readonly ep: Epilogue,
-    /** Columns per sample: 1 for a Linear, oh * ow for a 1x1 convolution. */
-    readonly positions: number,
   ) {}
 
   get nnz(): number {
     return this.matrices.reduce((a, m) => a + m.nnz, 0);
+  }
+
+  abstract run(x: Float32Array, y: Float32Array, ws: KernelScratch): void;
+  abstract runAsync(x: Float32Array, y: Float32Array, ws: KernelScratch): Promise<void>;
+
+  dispose(): void {
+    for (const m of this.matrices) m.dispose();
+  }
+}
+
+export class MatrixKernel extends GroupMatrixKernel {
+  constructor(
+    format: FormatName,
+    matrices: readonly MatrixBase[],
+    ep: Epilogue,
+    /** Columns per sample: 1 for a Linear, oh * ow for a 1x1 convolution. */
+    readonly positions: number,
+  ) {
+    super(format, matrices, ep);
   }
 
   private products(x: Float32Array, y: Float32Array, n: number): Product[] {
@@ -87,22 +105,16 @@ export class MatrixKernel implements LayerKernel {
   runAsync(x: Float32Array, y: Float32Array, ws: KernelScratch): Promise<void> {
     return runProductsAsync(this.products(x, y, ws.n), this.ep.relu);
   }
-
-  dispose(): void {
-    for (const m of this.matrices) m.dispose();
-  }
 }
 
-export class Im2colKernel implements LayerKernel {
+export class Im2colKernel extends GroupMatrixKernel {
   constructor(
-    readonly format: FormatName,
-    readonly matrices: readonly MatrixBase[],
-    readonly ep: Epilogue,
+    format: FormatName,
+    matrices: readonly MatrixBase[],
+    ep: Epilogue,
     readonly conv: ConvShape,
-  ) {}
-
-  get nnz(): number {
-    return this.matrices.reduce((a, m) => a + m.nnz, 0);
+  ) {
+    super(format, matrices, ep);
   }
 
   /**
@@ -157,9 +169,6 @@ export class Im2colKernel implements LayerKernel {
     }
   }
 
-  dispose(): void {
-    for (const m of this.matrices) m.dispose();
-  }
 }
 
 /** Whether the direct sparse convolution can run this geometry (it walks input rows at width stride 1). */
