@@ -119,8 +119,9 @@ export interface NativeAddon {
   /** dx += col2im(col), the adjoint of im2col. */
   col2imAdd(col: Float32Array, geometry: Int32Array, dx: Float32Array): void;
   /** Max pooling, geometry [c, h, w, n, kh, kw, sh, sw, ph, pw, oh, ow]; arg gets each maximum's input index. */
-  maxPoolForward(x: Float32Array, geometry: Int32Array, out: Float32Array, arg: Int32Array): Float32Array;
-  maxPoolForwardAsync(x: Float32Array, geometry: Int32Array, out: Float32Array, arg: Int32Array): Promise<Float32Array>;
+  /** Max pooling; `arg` (training) receives each maximum's flat input index. */
+  maxPoolForward(x: Float32Array, geometry: Int32Array, out: Float32Array, arg?: Int32Array): Float32Array;
+  maxPoolForwardAsync(x: Float32Array, geometry: Int32Array, out: Float32Array, arg?: Int32Array): Promise<Float32Array>;
   /** dx[arg[i]] += grad[i] (arg -1: no input). */
   maxPoolBackward(grad: Float32Array, arg: Int32Array, dx: Float32Array): void;
   gemmAsync(m: number, k: number, n: number, a: Float32Array, transA: boolean, x: Float32Array, transX: boolean, out?: Float32Array): Promise<Float32Array>;

@@ -45,7 +45,7 @@ class RunBuffers implements Workspace {
   readonly bucket: number;
   readonly #views: Float32Array[];
   readonly #inputOf: readonly number[];
-  readonly #scratch = new Map<string, Float32Array | Int32Array>();
+  readonly #scratch = new Map<string, Float32Array>();
   inputs: Float32Array[] = [];
 
   constructor(
@@ -68,18 +68,10 @@ class RunBuffers implements Workspace {
     return input >= 0 ? this.inputs[input]! : this.#views[v]!;
   }
 
-  #get<T extends Float32Array | Int32Array>(key: string, length: number, make: (k: number) => T): T {
-    let a = this.#scratch.get(key) as T | undefined;
-    if (!a || a.length < length) this.#scratch.set(key, (a = make(length)));
-    return a.subarray(0, length) as T;
-  }
-
   scratch(key: string, length: number): Float32Array {
-    return this.#get(key, length, (k) => new Float32Array(k));
-  }
-
-  scratchInt(key: string, length: number): Int32Array {
-    return this.#get(key, length, (k) => new Int32Array(k));
+    let a = this.#scratch.get(key);
+    if (!a || a.length < length) this.#scratch.set(key, (a = new Float32Array(length)));
+    return a.subarray(0, length);
   }
 }
 

@@ -13,7 +13,6 @@ export interface Workspace extends KernelScratch {
   /** The batch-size bucket whose kernel choices this run uses. */
   readonly bucket: number;
   value(v: number): Float32Array;
-  scratchInt(key: string, length: number): Int32Array;
 }
 
 export interface Step {
@@ -119,10 +118,10 @@ export class MaxPoolStep implements Step {
     /** [c, h, w, kh, kw, sh, sw, ph, pw, oh, ow]. */
     readonly geometry: readonly number[],
   ) {}
-  private args(ws: Workspace): [Float32Array, Int32Array, Float32Array, Int32Array] {
+  // No argmax: inference has no backward pass.
+  private args(ws: Workspace): [Float32Array, Int32Array, Float32Array] {
     const [c, h, w, ...rest] = this.geometry;
-    const y = ws.value(this.output);
-    return [ws.value(this.input), Int32Array.from([c!, h!, w!, ws.n, ...rest]), y, ws.scratchInt('argmax', y.length)];
+    return [ws.value(this.input), Int32Array.from([c!, h!, w!, ws.n, ...rest]), ws.value(this.output)];
   }
   run(ws: Workspace): void {
     native.maxPoolForward(...this.args(ws));

@@ -160,7 +160,8 @@ Napi::Value Col2imAdd(const Napi::CallbackInfo& info) {
   });
 }
 
-// (x, geometry [c, h, w, n, kh, kw, sh, sw, ph, pw, oh, ow], out, arg): max pooling; returns out.
+// (x, geometry [c, h, w, n, kh, kw, sh, sw, ph, pw, oh, ow], out, arg?): max pooling; returns
+// out. Without arg (inference) the maxima's positions are not recorded.
 // The windows are clipped to the image, so any output size is safe; the lengths are checked.
 Job parse_max_pool(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -173,16 +174,18 @@ Job parse_max_pool(const Napi::CallbackInfo& info) {
   const PoolGeometry g{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11]};
   if (g.sh < 1 || g.sw < 1) throw_error(env, "ERR_RANGE", "pool stride must be >= 1");
   auto out = get_array<float>(info, 2, "out");
-  auto arg = get_array<int32_t>(info, 3, "arg");
+  auto arg = get_optional_array<int32_t>(info, 3, "arg");
   const double in_len = static_cast<double>(g.c) * g.h * g.w * g.n, out_len = static_cast<double>(g.c) * g.oh * g.ow * g.n;
   if (in_len > 2147483647.0 || out_len > 2147483647.0) throw_error(env, "ERR_RANGE", "pooling tensors must have at most 2^31 - 1 elements");
   check_length(env, x.ElementLength(), static_cast<int64_t>(in_len), "x (c * h * w * n)");
   check_length(env, out.ElementLength(), static_cast<int64_t>(out_len), "out (c * oh * ow * n)");
-  check_length(env, arg.ElementLength(), static_cast<int64_t>(out_len), "arg (c * oh * ow * n)");
+  if (!arg.IsEmpty()) check_length(env, arg.ElementLength(), static_cast<int64_t>(out_len), "arg (c * oh * ow * n)");
   const float* xp = x.Data();
   float* op = out.Data();
-  int32_t* ap = arg.Data();
-  return Job{[=] { max_pool_forward(xp, g, op, ap); }, out, {x, out, arg}};
+  int32_t* ap = arg.IsEmpty() ? nullptr : arg.Data();
+  Job job{[=] { max_pool_forward(xp, g, op, ap); }, out, {x, out}};
+  if (!arg.IsEmpty()) job.keep.push_back(arg);
+  return job;
 }
 
 Napi::Value MaxPoolForward(const Napi::CallbackInfo& info) { return run_sync(info, parse_max_pool); }

@@ -208,9 +208,13 @@ void col2im_add(const float* col, const ConvGeometry& g, float* dx) {
   });
 }
 
-void max_pool_forward(const float* x, const PoolGeometry& g, float* out, int32_t* arg) {
+namespace {
+
+// Channels [c0, c1) of max pooling; kArg: also record each maximum's index (training).
+template <bool kArg>
+void max_pool_channels(const float* x, const PoolGeometry& g, float* out, int32_t* arg, int64_t c0, int64_t c1) {
   const int64_t n = g.n;
-  for (int64_t ci = 0; ci < g.c; ++ci)
+  for (int64_t ci = c0; ci < c1; ++ci)
     for (int64_t o = 0; o < g.oh; ++o) {
       const int64_t h0 = o * g.sh - g.ph;
       const int64_t hs = h0 > 0 ? h0 : 0, he = h0 + g.kh < g.h ? h0 + g.kh : g.h;
@@ -218,7 +222,7 @@ void max_pool_forward(const float* x, const PoolGeometry& g, float* out, int32_t
         const int64_t w0 = q * g.sw - g.pw;
         const int64_t ws = w0 > 0 ? w0 : 0, we = w0 + g.kw < g.w ? w0 + g.kw : g.w;
         float* ob = out + ((ci * g.oh + o) * g.ow + q) * n;
-        int32_t* ab = arg + ((ci * g.oh + o) * g.ow + q) * n;
+        int32_t* ab = kArg ? arg + ((ci * g.oh + o) * g.ow + q) * n : nullptr;
         bool first = true;
         for (int64_t ih = hs; ih < he; ++ih)
           for (int64_t iw = ws; iw < we; ++iw) {
@@ -227,7 +231,7 @@ void max_pool_forward(const float* x, const PoolGeometry& g, float* out, int32_t
             if (first) {
               for (int64_t b = 0; b < n; ++b) {
                 ob[b] = xb[b];
-                ab[b] = static_cast<int32_t>(base + b);
+                if (kArg) ab[b] = static_cast<int32_t>(base + b);
               }
               first = false;
             } else {
@@ -235,17 +239,27 @@ void max_pool_forward(const float* x, const PoolGeometry& g, float* out, int32_t
                 const float v = xb[b];
                 const bool take = v > ob[b] || v != v;
                 ob[b] = take ? v : ob[b];
-                ab[b] = take ? static_cast<int32_t>(base + b) : ab[b];
+                if (kArg) ab[b] = take ? static_cast<int32_t>(base + b) : ab[b];
               }
             }
           }
         if (first)
           for (int64_t b = 0; b < n; ++b) {
             ob[b] = -std::numeric_limits<float>::infinity();
-            ab[b] = -1;
+            if (kArg) ab[b] = -1;
           }
       }
     }
+}
+
+}  // namespace
+
+void max_pool_forward(const float* x, const PoolGeometry& g, float* out, int32_t* arg) {
+  const RowSplit split = split_even(g.c, g.c * g.oh * g.ow * g.n * g.kh * g.kw);
+  ThreadPool::instance().parallel_for(split.tasks(), [&](int64_t t) {
+    if (arg) max_pool_channels<true>(x, g, out, arg, split.begin(t), split.end(t));
+    else max_pool_channels<false>(x, g, out, nullptr, split.begin(t), split.end(t));
+  });
 }
 
 void max_pool_backward(const float* grad, const int32_t* arg, int64_t count, float* dx) {

@@ -48,7 +48,7 @@ void col2im_add(const float* col, const ConvGeometry& g, float* dx);
 // Max pooling of a batch-last x [c, h, w, n] into out [c, oh, ow, n] (windows kh x kw, stride
 // sh x sw, padding ph x pw; padding never wins, ties keep the first position, NaN wins as in
 // PyTorch), recording in arg the flat input index of each maximum (-1 for a window with no
-// input position).
+// input position) unless arg is null (inference). Channels split across the thread pool.
 struct PoolGeometry {
   int64_t c, h, w, n, kh, kw, sh, sw, ph, pw, oh, ow;
 };
