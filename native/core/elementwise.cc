@@ -210,10 +210,21 @@ void col2im_add(const float* col, const ConvGeometry& g, float* dx) {
 
 namespace {
 
+// The running maximum: NaN wins (PyTorch), ties keep the first.
+inline float pool_max(float m, float v) { return v > m || v != v ? v : m; }
+
+// One 2x2 window lying wholly inside the image, without argmax: the common inference case,
+// as one branch-free loop over the batch.
+inline void max_pool_2x2(const float* x0, int64_t n, int64_t row, float* ob) {
+  const float* x1 = x0 + row;
+  for (int64_t b = 0; b < n; ++b) ob[b] = pool_max(pool_max(pool_max(x0[b], x0[n + b]), x1[b]), x1[n + b]);
+}
+
 // Channels [c0, c1) of max pooling; kArg: also record each maximum's index (training).
 template <bool kArg>
 void max_pool_channels(const float* x, const PoolGeometry& g, float* out, int32_t* arg, int64_t c0, int64_t c1) {
   const int64_t n = g.n;
+  const bool two_by_two = !kArg && g.kh == 2 && g.kw == 2;
   for (int64_t ci = c0; ci < c1; ++ci)
     for (int64_t o = 0; o < g.oh; ++o) {
       const int64_t h0 = o * g.sh - g.ph;
@@ -222,6 +233,10 @@ void max_pool_channels(const float* x, const PoolGeometry& g, float* out, int32_
         const int64_t w0 = q * g.sw - g.pw;
         const int64_t ws = w0 > 0 ? w0 : 0, we = w0 + g.kw < g.w ? w0 + g.kw : g.w;
         float* ob = out + ((ci * g.oh + o) * g.ow + q) * n;
+        if (two_by_two && he - hs == 2 && we - ws == 2) {
+          max_pool_2x2(x + ((ci * g.h + hs) * g.w + ws) * n, n, g.w * n, ob);
+          continue;
+        }
         int32_t* ab = kArg ? arg + ((ci * g.oh + o) * g.ow + q) * n : nullptr;
         bool first = true;
         for (int64_t ih = hs; ih < he; ++ih)

@@ -176,6 +176,20 @@ describe('compile: outputs match the uncompiled model', () => {
     s.dispose();
   });
 
+  it('max pooling without argmax (2x2 fast path and clipped windows) matches the module, NaN and infinities included', () => {
+    const model = new Sequential({ p1: new MaxPool2d(2), p2: new MaxPool2d(3, { stride: 2, padding: 1 }) });
+    const s = compile(model, opts({ sampleShape: [2, 8, 6], batchSizes: [3] }));
+    for (const n of [1, 3, 20]) {
+      const x = randomTensor([2, 8, 6, n], 90 + n);
+      for (let i = 0; i < x.data.length; i += 17) x.data[i] = [NaN, Infinity, -Infinity][i % 3]!;
+      const want = reference(model, [x]);
+      const got = s.run(x).output!.data;
+      expect(got.length).toBe(want.length);
+      for (let i = 0; i < want.length; i++) expect(Object.is(got[i], want[i]) || got[i] === want[i], `element ${i}`).toBe(true);
+    }
+    s.dispose();
+  });
+
   it('a width stride other than 1 cannot run direct: forcing it names the formats that fit', () => {
     manualSeed(22);
     const model = new Sequential({ c: new Conv2d(2, 8, 3, { stride: 2 }) });
