@@ -99,7 +99,9 @@ export class MatrixKernel extends GroupMatrixKernel {
   }
 
   run(x: Float32Array, y: Float32Array, ws: KernelScratch): void {
-    runProducts(this.products(x, y, ws.n), this.ep.relu);
+    // One group (every Linear): straight to the native call, no views to build per run.
+    if (this.matrices.length === 1) native.matmul(this.matrices[0]![kNative](), x, ws.n * this.positions, this.ep.bias, this.ep.relu, y);
+    else runProducts(this.products(x, y, ws.n), this.ep.relu);
   }
 
   runAsync(x: Float32Array, y: Float32Array, ws: KernelScratch): Promise<void> {
