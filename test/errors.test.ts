@@ -291,6 +291,23 @@ describe('product arguments', () => {
     expectThrows(() => sddmm(bad(nm), f32(1, 2), f32(1, 2, 3, 4), 1), FormatError, 'ERR_FORMAT', 'sddmm nm');
   });
 
+  it('element-wise outputs sharing memory with their inputs are ERR_ALIAS (the kernels read inputs after writing)', () => {
+    const x = new Float32Array(64).fill(-3);
+    expectThrows(() => native.geluForward(x, x), NativeError, 'ERR_ALIAS', 'gelu in place');
+    expectThrows(() => native.reluForward(x.subarray(0, 32), x.subarray(16, 48)), NativeError, 'ERR_ALIAS', 'relu overlapping');
+    expectThrows(() => native.geluBackward(x, x.slice(), x), NativeError, 'ERR_ALIAS', 'gelu backward out = x');
+    const img = new Float32Array(16);
+    const pool = i32(1, 4, 4, 1, 2, 2, 2, 2, 0, 0, 2, 2);
+    expectThrows(() => native.maxPoolForward(img, pool, img.subarray(0, 4)), NativeError, 'ERR_ALIAS', 'pool out in x');
+    const geo = i32(1, 4, 4, 1, 3, 3, 1, 1, 1, 1, 1, 1, 4, 4);
+    const big = new Float32Array(16 + 9 * 16);
+    expectThrows(() => native.im2colRows(big.subarray(0, 16), geo, 0, 4, big.subarray(8, 8 + 144)), NativeError, 'ERR_ALIAS', 'im2col col over x');
+    // Disjoint parts of one buffer are fine, and the results are right.
+    const buf = new Float32Array(128).fill(-3);
+    native.geluForward(buf.subarray(0, 64), buf.subarray(64));
+    expect(buf[64]).toBeCloseTo(-3 * 0.0013498980316301, 7);
+  });
+
   it('out sharing memory with x or bias is ERR_ALIAS', () => {
     const sq = new CsrMatrix(3, 3, i32(0, 1, 2, 3), i32(0, 1, 2), f32(1, 2, 3));
     const x = f32(1, 2, 3);

@@ -20,4 +20,17 @@ void check_length(Napi::Env env, size_t got, int64_t want, const std::string& wh
     throw_error(env, "ERR_SHAPE", what + " has length " + std::to_string(got) + ", expected " + std::to_string(want));
 }
 
+bool overlaps(const Napi::TypedArray& a, const Napi::TypedArray& b) {
+  if (a.IsEmpty() || b.IsEmpty() || a.ByteLength() == 0 || b.ByteLength() == 0) return false;
+  const char* pa = static_cast<const char*>(a.ArrayBuffer().Data()) + a.ByteOffset();
+  const char* pb = static_cast<const char*>(b.ArrayBuffer().Data()) + b.ByteOffset();
+  return pa < pb + b.ByteLength() && pb < pa + a.ByteLength();
+}
+
+void check_no_alias(Napi::Env env, const Napi::TypedArray& out, std::initializer_list<Napi::TypedArray> inputs,
+                    const char* what) {
+  for (const Napi::TypedArray& in : inputs)
+    if (overlaps(out, in)) throw_error(env, "ERR_ALIAS", std::string(what) + " must not share memory with an input array");
+}
+
 }  // namespace sparsenn::binding

@@ -4,6 +4,7 @@
 #include <napi.h>
 
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 
 #include "binding/addon_data.h"
@@ -52,5 +53,12 @@ Napi::TypedArrayOf<T> get_optional_array(const Napi::CallbackInfo& info, size_t 
 }
 
 void check_length(Napi::Env env, size_t got, int64_t want, const std::string& what);
+
+// Whether two typed arrays share any bytes (empty handles and empty arrays share none).
+bool overlaps(const Napi::TypedArray& a, const Napi::TypedArray& b);
+// ERR_ALIAS unless `out` shares no memory with any of `inputs`: the kernels read inputs after
+// writing parts of the output (and split it across threads), so an in-place call would be wrong.
+void check_no_alias(Napi::Env env, const Napi::TypedArray& out, std::initializer_list<Napi::TypedArray> inputs,
+                    const char* what = "out");
 
 }  // namespace sparsenn::binding

@@ -18,6 +18,7 @@ Job parse_map_forward(const Napi::CallbackInfo& info) {
   auto out = get_array<float>(info, 1, "out");
   const int64_t n = static_cast<int64_t>(x.ElementLength());
   check_length(env, out.ElementLength(), n, "out");
+  check_no_alias(env, out, {x});
   const float* xp = x.Data();
   float* op = out.Data();
   return Job{[=] { F(xp, op, n); }, out, {x, out}};
@@ -34,6 +35,7 @@ Napi::Value map_backward(const Napi::CallbackInfo& info, F f) {
     const int64_t n = static_cast<int64_t>(x.ElementLength());
     check_length(env, g.ElementLength(), n, "grad");
     check_length(env, out.ElementLength(), n, "out");
+    check_no_alias(env, out, {x, g});
     f(x.Data(), g.Data(), out.Data(), n);
     return env.Undefined();
   });
@@ -138,6 +140,7 @@ Job parse_im2col_rows(const Napi::CallbackInfo& info) {
   auto col = get_array<float>(info, 4, "col");
   check_length(env, x.ElementLength(), g.c * g.h * g.w * g.n, "x (c * h * w * n)");
   check_length(env, col.ElementLength(), g.c * g.kh * g.kw * (o1 - o0) * g.ow * g.n, "col (c * kh * kw * (o1 - o0) * ow * n)");
+  check_no_alias(env, col, {x}, "col");
   const float* xp = x.Data();
   float* cp = col.Data();
   return Job{[=] { im2col_rows(xp, g, o0, o1, cp); }, col, {x, col}};
@@ -180,6 +183,8 @@ Job parse_max_pool(const Napi::CallbackInfo& info) {
   check_length(env, x.ElementLength(), static_cast<int64_t>(in_len), "x (c * h * w * n)");
   check_length(env, out.ElementLength(), static_cast<int64_t>(out_len), "out (c * oh * ow * n)");
   if (!arg.IsEmpty()) check_length(env, arg.ElementLength(), static_cast<int64_t>(out_len), "arg (c * oh * ow * n)");
+  check_no_alias(env, out, {x, arg});
+  if (!arg.IsEmpty()) check_no_alias(env, arg, {x}, "arg");
   const float* xp = x.Data();
   float* op = out.Data();
   int32_t* ap = arg.IsEmpty() ? nullptr : arg.Data();

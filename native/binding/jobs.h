@@ -41,6 +41,10 @@ class JobWorker : public Napi::AsyncWorker {
     } catch (const std::bad_alloc&) {
       code_ = "ERR_MEMORY";
       SetError("out of memory during a native job");
+    } catch (const std::exception& e) {
+      // Anything else escaping on a libuv thread would end the process.
+      code_ = "ERR_INTERNAL";
+      SetError(std::string("native job failed: ") + e.what());
     }
   }
   // Settling can throw when the environment is shutting down (a worker thread terminated while

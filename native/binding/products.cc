@@ -24,13 +24,6 @@ int64_t checked_product(Napi::Env env, int64_t a, int64_t b, const char* what) {
   return a * b;
 }
 
-bool overlaps(const Napi::TypedArray& a, const Napi::TypedArray& b) {
-  if (a.IsEmpty() || b.IsEmpty() || a.ByteLength() == 0 || b.ByteLength() == 0) return false;
-  const char* pa = static_cast<const char*>(a.ArrayBuffer().Data()) + a.ByteOffset();
-  const char* pb = static_cast<const char*>(b.ArrayBuffer().Data()) + b.ByteOffset();
-  return pa < pb + b.ByteLength() && pb < pa + a.ByteLength();
-}
-
 // The output array: the caller's `out` (checked for length and for not overlapping any input)
 // or a new Float32Array.
 Napi::Float32Array output(const Napi::CallbackInfo& info, size_t i, int64_t len,
@@ -39,8 +32,7 @@ Napi::Float32Array output(const Napi::CallbackInfo& info, size_t i, int64_t len,
   Napi::Float32Array out = get_optional_array<float>(info, i, "out");
   if (out.IsEmpty()) return Napi::Float32Array::New(env, static_cast<size_t>(len));
   check_length(env, out.ElementLength(), len, "out");
-  for (const Napi::TypedArray& in : inputs)
-    if (overlaps(out, in)) throw_error(env, "ERR_ALIAS", "out must not share memory with an input array");
+  check_no_alias(env, out, inputs);
   return out;
 }
 

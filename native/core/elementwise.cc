@@ -270,7 +270,9 @@ void max_pool_channels(const float* x, const PoolGeometry& g, float* out, int32_
 }  // namespace
 
 void max_pool_forward(const float* x, const PoolGeometry& g, float* out, int32_t* arg) {
-  const RowSplit split = split_even(g.c, g.c * g.oh * g.ow * g.n * g.kh * g.kw);
+  // The work measure (in double: kh * kw are not bounded) only decides whether to split.
+  const double work = static_cast<double>(g.c) * g.oh * g.ow * g.n * g.kh * g.kw;
+  const RowSplit split = split_even(g.c, work > 1e15 ? int64_t(1e15) : static_cast<int64_t>(work));
   ThreadPool::instance().parallel_for(split.tasks(), [&](int64_t t) {
     if (arg) max_pool_channels<true>(x, g, out, arg, split.begin(t), split.end(t));
     else max_pool_channels<false>(x, g, out, nullptr, split.begin(t), split.end(t));

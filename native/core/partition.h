@@ -65,15 +65,16 @@ RowSplit split_by_prefix(const P* prefix, int64_t rows, int64_t width) {
   return RowSplit(std::move(bounds));
 }
 
-// Batch columns [0, n) in ranges of whole `unit`s, one per thread (at most n / unit ranges), or
-// a single range when the work is small, there is one thread, or fewer than two units: for the
+// Batch columns [0, n) in ranges of whole `unit`s, one per thread, when the batch holds at least
+// one unit per thread; else (or when the work is small) a single range, and the caller splits
+// rows instead. For the
 // striped SpMMs, whose tasks under a row split would each pack all of X, while under a column
 // split each packs only its own columns and every task's weights are read from the shared
 // cache. Splitting at whole kernel panels keeps every output computed exactly as by one task.
 inline RowSplit split_columns(int64_t n, int64_t unit, int64_t work) {
   const int64_t threads = ThreadPool::instance().threads();
   const int64_t units = unit > 0 ? n / unit : 0;
-  int64_t tasks = threads <= 1 || work < kParallelMinWork || units < 2 ? 1 : (threads < units ? threads : units);
+  const int64_t tasks = threads <= 1 || work < kParallelMinWork || units < threads ? 1 : threads;
   std::vector<int64_t> bounds(tasks + 1);
   for (int64_t t = 0; t < tasks; ++t) bounds[t] = units * t / tasks * unit;
   bounds[tasks] = n;

@@ -37,6 +37,8 @@ void SparseConvPrepared::multiply(const float* x, int64_t n, float* y, Epilogue 
   if (g_.ph != 0 || g_.pw != 0) {
     // Zero border, image copied inside it: one pass, rows of w * n floats.
     const int64_t row = wp_ * n, inner = g_.w * n, lead = g_.pw * n;
+    if (static_cast<double>(g_.c) * hp_ * wp_ * n > 2147483647.0)
+      fail("ERR_RANGE", "the padded input image would have more than 2^31 - 1 floats at batch " + str(n));
     tl_padded.resize(static_cast<size_t>(g_.c * hp_ * row));
     float* dst = tl_padded.data();
     const RowSplit split = split_even(g_.c, g_.c * hp_ * row);
@@ -60,6 +62,8 @@ void SparseConvPrepared::multiply(const float* x, int64_t n, float* y, Epilogue 
     k.spconv(rowptr_.data(), off_.data(), val_.data(), xp, n, g_.sh * wp_, g_.oh, g_.ow, y, split.begin(t),
              split.end(t), ep);
   });
+  // A thread keeps its buffer for the next call, unless it grew past 64 MB (one huge batch).
+  if (tl_padded.capacity() > (size_t(16) << 20)) std::vector<float>().swap(tl_padded);
 }
 
 std::unique_ptr<SparseConvPrepared> prepare_conv(int64_t rows, int64_t cols, int64_t groups, const ConvGeometry& g,

@@ -2,4 +2,4 @@
 #include "kernels/simd/vec-avx2.h"
 #include "kernels/f32-spconv/spconv-impl.h"
 
-SPARSENN_DEFINE_SPCONV(sparsenn::simd::VecAvx2, f32_spconv_ukernel_4x2__avx2)
+SPARSENN_DEFINE_SPCONV(sparsenn::simd::VecAvx2, f32_spconv_ukernel_2x4__avx2)

@@ -2,4 +2,4 @@
 #include "kernels/simd/vec-avx512.h"
 #include "kernels/f32-spconv/spconv-impl.h"
 
-SPARSENN_DEFINE_SPCONV(sparsenn::simd::VecAvx512, f32_spconv_ukernel_4x4__avx512)
+SPARSENN_DEFINE_SPCONV(sparsenn::simd::VecAvx512, f32_spconv_ukernel_2x8__avx512)

@@ -2,4 +2,4 @@
 #include "kernels/simd/vec-neon.h"
 #include "kernels/f32-spconv/spconv-impl.h"
 
-SPARSENN_DEFINE_SPCONV(sparsenn::simd::VecNeon, f32_spconv_ukernel_4x4__neon)
+SPARSENN_DEFINE_SPCONV(sparsenn::simd::VecNeon, f32_spconv_ukernel_2x8__neon)

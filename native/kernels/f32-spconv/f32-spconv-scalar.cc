@@ -2,4 +2,4 @@
 #include "kernels/simd/vec-scalar.h"
 #include "kernels/f32-spconv/spconv-impl.h"
 
-SPARSENN_DEFINE_SPCONV(sparsenn::simd::VecScalar, f32_spconv_ukernel_4x1__scalar)
+SPARSENN_DEFINE_SPCONV(sparsenn::simd::VecScalar, f32_spconv_ukernel_2x2__scalar)
