@@ -56,6 +56,11 @@ export interface LatencyResult {
 export const QUICK_TIMING: Partial<TimingOptions> = { minSamples: 3, maxSamples: 5, budgetMs: 30, hardCapMs: 300, warmupMs: 5, batchMs: 2 };
 
 const DEFAULT_TIMING: TimingOptions = { minSamples: 7, maxSamples: 41, budgetMs: 500, hardCapMs: 4000, warmupMs: 40, batchMs: 10, gapMs: 0 };
+// With more than one thread the sides are timed one after another, each in its steady state,
+// with a gap between them: onnxruntime's intra-op workers spin for about 50 ms after a run
+// (measured here from /proc schedstat), so interleaved, the side after it would start with a
+// core taken; and after an idle gap, the first few milliseconds of any side run slow on this VM.
+const MULTI_THREAD: Partial<TimingOptions> = { order: 'blocks', gapMs: 100, warmCalls: 3 };
 
 interface OrtModule {
   InferenceSession: { create(bytes: Uint8Array, opts: object): Promise<OrtSession> };
@@ -103,7 +108,7 @@ export async function measureLatency(model: Module, opts: LatencyOptions): Promi
   const previousThreads = getThreads();
   const threads = opts.threads ?? previousThreads;
   setThreads(threads);
-  const timing = { ...DEFAULT_TIMING, ...opts.timing };
+  const timing = { ...DEFAULT_TIMING, ...(threads > 1 ? MULTI_THREAD : {}), ...opts.timing };
   const sampleShape = [...opts.sampleShape];
   const sampleSize = sampleShape.reduce((a, b) => a * b, 1);
   const sparse = compile(model, { sampleShape, batchSizes });

@@ -31,6 +31,18 @@ export interface TimingOptions {
   batchMs: number;
   /** Idle time between batches of different sides (lets spinning worker threads go to sleep). */
   gapMs: number;
+  /**
+   * Untimed calls before each timed batch (default 0): after a gap, the first call pays for
+   * waking worker threads and refilling caches the other sides evicted.
+   */
+  warmCalls?: number;
+  /**
+   * 'interleaved' (default): A B C A B C ..., so slow drifts hit every side alike. 'blocks': all
+   * of A's samples, then B's, then C's, each side in its steady state; for multi-threaded
+   * sides, whose worker threads (and the peer's) keep spinning between calls and would steal
+   * the next side's cores, or, after an idle gap, start it cold.
+   */
+  order?: 'interleaved' | 'blocks';
 }
 
 export interface SideStats {
@@ -85,6 +97,22 @@ export async function measureSides(sides: readonly Side[], opts: TimingOptions):
 
   const times: number[][] = sides.map(() => []);
   const spent: number[] = sides.map(() => 0);
+  if (opts.order === 'blocks') {
+    for (let s = 0; s < sides.length; s++) {
+      const start = nowMs();
+      sides[s].before?.();
+      if (opts.warmCalls) await timeBatch(sides[s], opts.warmCalls);
+      for (let round = 0; round < opts.maxSamples; round++) {
+        if (round >= opts.minSamples && spent[s] >= opts.budgetMs) break;
+        if (round >= 3 && nowMs() - start >= opts.hardCapMs / sides.length) break;
+        const ms = await timeBatch(sides[s], calls[s]);
+        spent[s] += ms;
+        times[s].push((ms * 1000) / calls[s]);
+      }
+      if (opts.gapMs > 0) await sleep(opts.gapMs);
+    }
+    return stats(sides, times, calls);
+  }
   const cellStart = nowMs();
   for (let round = 0; round < opts.maxSamples; round++) {
     const enough = round >= opts.minSamples && spent.some((s) => s >= opts.budgetMs);
@@ -92,6 +120,7 @@ export async function measureSides(sides: readonly Side[], opts: TimingOptions):
     if (enough || capped) break;
     for (let s = 0; s < sides.length; s++) {
       sides[s].before?.();
+      if (opts.warmCalls) await timeBatch(sides[s], opts.warmCalls);
       const ms = await timeBatch(sides[s], calls[s]);
       spent[s] += ms;
       times[s].push((ms * 1000) / calls[s]);
@@ -99,6 +128,10 @@ export async function measureSides(sides: readonly Side[], opts: TimingOptions):
     }
   }
 
+  return stats(sides, times, calls);
+}
+
+function stats(sides: readonly Side[], times: number[][], calls: number[]): SideStats[] {
   return sides.map((side, s) => {
     const sorted = [...times[s]].sort((a, b) => a - b);
     return {
