@@ -99,7 +99,8 @@ async function main(): Promise<void> {
     const model = c.build();
     const size = sizeCheck(model);
     for (const threads of o.threads) {
-      const latency = await measureLatency(model, { sampleShape: c.sampleShape, batchSizes: o.batch, threads, timing });
+      // Formats timed afresh: a cache filled while the machine was busy could pin a slower one.
+      const latency = await measureLatency(model, { sampleShape: c.sampleShape, batchSizes: o.batch, threads, timing, timingCache: false });
       results.push({ case: c.name, model: c.model, pruning: c.pruning, threads, latency, size });
       console.log(`${c.name}, ${threads} thread(s): plan ${latency.plan.layers.map((l) => `${l.name} ${Object.values(l.formats).join('/')}`).join(', ')}`);
       console.log(formatLatency(latency));

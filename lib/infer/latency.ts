@@ -12,6 +12,7 @@ import { getThreads, setThreads } from '../runtime.js';
 import { compile } from './compile.js';
 import type { PlanReport } from './plan-report.js';
 import { measureSides, type Side, type TimingOptions } from './sides.js';
+import type { TimingCache } from './timing.js';
 
 export interface LatencyOptions {
   sampleShape: readonly number[];
@@ -22,6 +23,8 @@ export interface LatencyOptions {
   ort?: boolean;
   /** Timing effort per batch size (default: about 0.5 s per side). */
   timing?: Partial<TimingOptions>;
+  /** The kernel-timing cache compile() uses to pick formats (default: the per-machine file; false: time afresh). */
+  timingCache?: TimingCache;
   /** Called before each batch size is measured. */
   onBatch?: (batch: number, index: number, total: number) => void;
 }
@@ -111,8 +114,8 @@ export async function measureLatency(model: Module, opts: LatencyOptions): Promi
   const timing = { ...DEFAULT_TIMING, ...(threads > 1 ? MULTI_THREAD : {}), ...opts.timing };
   const sampleShape = [...opts.sampleShape];
   const sampleSize = sampleShape.reduce((a, b) => a * b, 1);
-  const sparse = compile(model, { sampleShape, batchSizes });
-  const dense = compile(model, { sampleShape, batchSizes, formats: 'dense', removeDeadUnits: false });
+  const sparse = compile(model, { sampleShape, batchSizes, ...(opts.timingCache === undefined ? {} : { timingCache: opts.timingCache }) });
+  const dense = compile(model, { sampleShape, batchSizes, formats: 'dense', removeDeadUnits: false, timingCache: false });
   let ort: OrtModule | null = null;
   let ortSession: OrtSession | null = null;
   let ortNote: string | null = null;
