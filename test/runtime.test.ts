@@ -96,7 +96,7 @@ describe('listKernels()', () => {
   const ops = [...new Set(kernels.map((k) => k.op))].sort();
 
   it('lists the known op slots', () => {
-    expect(ops).toEqual(['bsrspmm', 'csrspmm', 'csrspmmt_i32', 'csrspmmt_u16', 'csrspmv_i32', 'csrspmv_u16', 'gemm', 'gemv', 'sddmm_i32', 'sddmm_u16']);
+    expect(ops).toEqual(['bsrspmm', 'csrspmm', 'csrspmmt_i32', 'csrspmmt_u16', 'csrspmv_i32', 'csrspmv_u16', 'gemm', 'gemv', 'sddmm_i32', 'sddmm_u16', 'spconv', 'vgelu']);
   });
 
   it('every op has a kernel for every supported ISA, and exactly one is selected: the one of the ISA in use', () => {

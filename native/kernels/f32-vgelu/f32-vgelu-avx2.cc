@@ -2,4 +2,4 @@
 #include "kernels/simd/vec-avx2.h"
 #include "kernels/f32-vgelu/vgelu-impl.h"
 
-SPARSENN_DEFINE_VGELU(sparsenn::simd::VecAvx2, f32_vgelu_ukernel__avx2_x16)
+SPARSENN_DEFINE_VGELU(sparsenn::simd::VecAvx2, f32_vgelu_ukernel_1x16__avx2)

@@ -2,4 +2,4 @@
 #include "kernels/simd/vec-avx512.h"
 #include "kernels/f32-vgelu/vgelu-impl.h"
 
-SPARSENN_DEFINE_VGELU(sparsenn::simd::VecAvx512, f32_vgelu_ukernel__avx512_x32)
+SPARSENN_DEFINE_VGELU(sparsenn::simd::VecAvx512, f32_vgelu_ukernel_1x32__avx512)

@@ -2,4 +2,4 @@
 #include "kernels/simd/vec-neon.h"
 #include "kernels/f32-vgelu/vgelu-impl.h"
 
-SPARSENN_DEFINE_VGELU(sparsenn::simd::VecNeon, f32_vgelu_ukernel__neon_x8)
+SPARSENN_DEFINE_VGELU(sparsenn::simd::VecNeon, f32_vgelu_ukernel_1x8__neon)

@@ -2,4 +2,4 @@
 #include "kernels/simd/vec-scalar.h"
 #include "kernels/f32-vgelu/vgelu-impl.h"
 
-SPARSENN_DEFINE_VGELU(sparsenn::simd::VecScalar, f32_vgelu_ukernel__scalar_x2)
+SPARSENN_DEFINE_VGELU(sparsenn::simd::VecScalar, f32_vgelu_ukernel_1x2__scalar)
