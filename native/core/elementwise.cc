@@ -9,6 +9,8 @@
 #include "core/kernel_table.h"
 #include "core/partition.h"
 #include "core/thread_pool.h"
+#include "kernels/common/erf-rational.h"
+#include "kernels/simd/vec-scalar.h"
 
 namespace sparsenn {
 
@@ -22,26 +24,8 @@ void relu_backward(const float* x, const float* g, float* out, int64_t n) {
 
 namespace {
 
-// erf(x) as a rational function of x in float (the form Eigen and XNNPACK use): x P(x²) / Q(x²)
-// on [-4, 4], where erf has reached ±1 in float. No exp and no branch per element, so the
-// loops below vectorise.
-inline float erf_rational(float x) {
-  x = std::min(4.f, std::max(-4.f, x));
-  const float x2 = x * x;
-  float p = -2.72614225801306e-10f;
-  p = p * x2 + 2.77068142495902e-08f;
-  p = p * x2 + -2.10102402082508e-06f;
-  p = p * x2 + -5.69250639462346e-05f;
-  p = p * x2 + -7.34990630326855e-04f;
-  p = p * x2 + -2.95459980854025e-03f;
-  p = p * x2 + -1.60960333262415e-02f;
-  float q = -1.45660718464996e-05f;
-  q = q * x2 + -2.13374055278905e-04f;
-  q = q * x2 + -1.68282697438203e-03f;
-  q = q * x2 + -7.37332916720468e-03f;
-  q = q * x2 + -1.42647390514189e-02f;
-  return x * p / q;
-}
+// The kernels' rational erf (kernels/common/erf-rational.h) on plain floats, for the backward.
+inline float erf_rational(float z) { return impl::erf_rational<simd::VecScalar>(z); }
 
 constexpr float kInvSqrt2 = 0.70710678118654752f;
 constexpr float kInvSqrt2Pi = 0.39894228040143268f;
@@ -53,8 +37,8 @@ constexpr float kInvSqrt2Pi = 0.39894228040143268f;
 // would magnify float rounding of v/√2 into 1e-6 relative error), which keeps the tiny values'
 // relative precision; NaN goes there too and survives (the clamp in erf_rational would not).
 // The loops below run the rational form over every element first (branch-free: the forward by
-// the ISA's vgelu kernel, the backward as a loop the compiler vectorises) and then redo the
-// few tail elements, instead of a branch per element.
+// the ISA's vgelu kernel, the backward as a plain loop, whose exp keeps it scalar) and then redo
+// the few tail elements, instead of a branch per element.
 inline float normal_cdf_body(float v) { return 0.5f * (1.f + erf_rational(v * kInvSqrt2)); }
 inline bool in_tail(float v) { return !(v >= -2.f); }
 inline float normal_cdf_tail(float v) {

@@ -81,6 +81,28 @@ inline RowSplit split_columns(int64_t n, int64_t unit, int64_t work) {
   return RowSplit(std::move(bounds));
 }
 
+// The tasks of a striped SpMM: by batch columns when split_columns splits them (every task then
+// runs every row), else by rows (`by_rows()`, computed only then). Task t covers columns
+// [j0, j1) of rows [r0, r1).
+struct ProductSplit {
+  struct Range {
+    int64_t j0, j1, r0, r1;
+  };
+  RowSplit cols, rows;
+  int64_t tasks() const { return cols.tasks() * rows.tasks(); }
+  Range range(int64_t t) const {
+    const int64_t c = t % cols.tasks(), r = t / cols.tasks();
+    return {cols.begin(c), cols.end(c), rows.begin(r), rows.end(r)};
+  }
+};
+
+template <class ByRows>
+ProductSplit split_product(int64_t n, int64_t unit, int64_t work, int64_t rows, ByRows by_rows) {
+  RowSplit cols = split_columns(n, unit, work);
+  RowSplit by = cols.tasks() > 1 ? RowSplit({0, rows}) : by_rows();
+  return ProductSplit{std::move(cols), std::move(by)};
+}
+
 // Equal-sized ranges of `units` (GEMM panels), `work` deciding whether to split at all.
 inline RowSplit split_even(int64_t units, int64_t work) {
   const int64_t tasks = planned_tasks(units, work);

@@ -231,13 +231,11 @@ void CsrPrepared::multiply(const float* x, int64_t n, float* y, Epilogue ep) con
   // A batch wide enough for a kernel panel per thread splits by columns (see split_columns);
   // a narrower one by rows.
   const int64_t work = (static_cast<int64_t>(rp[rows]) + rows * kRowCost) * n;
-  const RowSplit cols = split_columns(n, k.csrspmm_nr, work);
-  const RowSplit split = cols.tasks() > 1 ? RowSplit({0, rows}) : split_by_prefix(rp, rows, n);
-  ThreadPool::instance().parallel_for(cols.tasks() * split.tasks(), [&](int64_t t) {
-    const int64_t j0 = cols.begin(t % cols.tasks()), j1 = cols.end(t % cols.tasks());
-    const int64_t r = t / cols.tasks();
-    k.csrspmm(stripe_rowptr_.data(), stripes_, stripe_width_, rows, cols_, stripe_col_.data(), stripe_val_.data(), x + j0,
-              j1 - j0, n, y + j0, split.begin(r), split.end(r), ep);
+  const ProductSplit split = split_product(n, k.csrspmm_nr, work, rows, [&] { return split_by_prefix(rp, rows, n); });
+  ThreadPool::instance().parallel_for(split.tasks(), [&](int64_t t) {
+    const ProductSplit::Range q = split.range(t);
+    k.csrspmm(stripe_rowptr_.data(), stripes_, stripe_width_, rows, cols_, stripe_col_.data(), stripe_val_.data(), x + q.j0,
+              q.j1 - q.j0, n, y + q.j0, q.r0, q.r1, ep);
   });
 }
 
@@ -338,13 +336,12 @@ void BsrPrepared::multiply(const float* x, int64_t n, float* y, Epilogue ep) con
   const int64_t brows = static_cast<int64_t>(rowptr_.size()) - 1;
   // As the CSR SpMM: wide batches split by columns (whole kernel panels), narrow ones by rows.
   const int64_t work = static_cast<int64_t>(rowptr_[brows]) * br_ * bc_ * n;
-  const RowSplit cols = split_columns(n, k.csrspmm_nr, work);
-  const RowSplit split = cols.tasks() > 1 ? RowSplit({0, brows}) : split_by_prefix(rowptr_.data(), brows, n * br_ * bc_);
-  ThreadPool::instance().parallel_for(cols.tasks() * split.tasks(), [&](int64_t t) {
-    const int64_t j0 = cols.begin(t % cols.tasks()), j1 = cols.end(t % cols.tasks());
-    const int64_t r = t / cols.tasks();
+  const ProductSplit split =
+      split_product(n, k.csrspmm_nr, work, brows, [&] { return split_by_prefix(rowptr_.data(), brows, n * br_ * bc_); });
+  ThreadPool::instance().parallel_for(split.tasks(), [&](int64_t t) {
+    const ProductSplit::Range q = split.range(t);
     k.bsrspmm(br_, bc_, stripe_rowptr_.data(), stripes_, stripe_width_, brows, stripe_col_.data(), stripe_val_.data(),
-              x + j0, cols_, j1 - j0, n, y + j0, rows_, split.begin(r), split.end(r), ep);
+              x + q.j0, cols_, q.j1 - q.j0, n, y + q.j0, rows_, q.r0, q.r1, ep);
   });
 }
 

@@ -2,14 +2,15 @@
 // step and the training forward. Template over the ISA's vector type; instantiated once per ISA
 // translation unit.
 //
-// erf is the rational form x P(x²) / Q(x²) on [-4, 4] (where erf has reached ±1 in float) that
-// core/elementwise.cc documents: no exp and no branch, so every lane runs the same FMAs. It
+// erf is the rational form of kernels/common/erf-rational.h: no exp and no branch, so every
+// lane runs the same FMAs. It
 // loses relative precision in the far lower tail (x < -2, where 1 + erf cancels) and clamps NaN
 // away; the caller redoes those elements (core/elementwise.cc gelu_forward).
 //
 // Everything here has internal linkage: each ISA's instantiation must stay in its own
 // translation unit so the linker can never mix code built with different -m flags.
 #pragma once
+#include "kernels/common/erf-rational.h"
 #include "kernels/ukernels.h"
 
 namespace sparsenn::impl {
@@ -17,23 +18,8 @@ namespace {
 
 template <class Vec>
 inline typename Vec::V gelu_vec(typename Vec::V x) {
-  using V = typename Vec::V;
-  const V z = Vec::min(Vec::set1(4.f), Vec::max(Vec::set1(-4.f), Vec::mul(x, Vec::set1(0.70710678118654752f))));
-  const V z2 = Vec::mul(z, z);
-  V p = Vec::set1(-2.72614225801306e-10f);
-  p = Vec::fma(p, z2, Vec::set1(2.77068142495902e-08f));
-  p = Vec::fma(p, z2, Vec::set1(-2.10102402082508e-06f));
-  p = Vec::fma(p, z2, Vec::set1(-5.69250639462346e-05f));
-  p = Vec::fma(p, z2, Vec::set1(-7.34990630326855e-04f));
-  p = Vec::fma(p, z2, Vec::set1(-2.95459980854025e-03f));
-  p = Vec::fma(p, z2, Vec::set1(-1.60960333262415e-02f));
-  V q = Vec::set1(-1.45660718464996e-05f);
-  q = Vec::fma(q, z2, Vec::set1(-2.13374055278905e-04f));
-  q = Vec::fma(q, z2, Vec::set1(-1.68282697438203e-03f));
-  q = Vec::fma(q, z2, Vec::set1(-7.37332916720468e-03f));
-  q = Vec::fma(q, z2, Vec::set1(-1.42647390514189e-02f));
-  const V erf = Vec::div(Vec::mul(z, p), q);
-  const V half_x = Vec::mul(x, Vec::set1(0.5f));
+  const typename Vec::V erf = erf_rational<Vec>(Vec::mul(x, Vec::set1(0.70710678118654752f)));
+  const typename Vec::V half_x = Vec::mul(x, Vec::set1(0.5f));
   return Vec::fma(half_x, erf, half_x);
 }
 
