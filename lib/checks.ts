@@ -1,5 +1,5 @@
 /** Argument checks shared by the TS API; each throws the typed error that names what was expected. */
-import { FormatError, IndexRangeError, ShapeError, SparsennTypeError } from './errors.js';
+import { FormatError, IndexRangeError, NativeError, ShapeError, SparsennTypeError } from './errors.js';
 
 export const MAX_DIM = 0x7fffffff;
 
@@ -73,4 +73,13 @@ export function checkCompressed(ptr: Int32Array, idx: Int32Array, outer: number,
     }
   }
   if (ptr[outer] !== idx.length) throw new FormatError('ERR_FORMAT', `${what} rowPtr[${outer}] = ${ptr[outer]}, expected the number of stored entries ${idx.length}`);
+}
+
+/** @throws {NativeError} ERR_ALIAS when `out` shares memory with any of `inputs`. */
+export function checkNoOverlap(out: ArrayBufferView, inputs: readonly (ArrayBufferView | null | undefined)[], what: string): void {
+  for (const x of inputs) {
+    if (!x || x.buffer !== out.buffer) continue;
+    if (x.byteOffset < out.byteOffset + out.byteLength && out.byteOffset < x.byteOffset + x.byteLength)
+      throw new NativeError('ERR_ALIAS', `${what} overlaps an input; pass a separate output array`);
+  }
 }

@@ -13,8 +13,15 @@ export type ErrorCode =
   | 'ERR_ALIAS' // an output shares memory with an input
   | 'ERR_DISPOSED' // a native object was used after dispose()
   | 'ERR_BUSY' // a native object is in use by an unfinished async call
+  | 'ERR_DETACHED' // an output array was transferred or detached while an async call ran
   | 'ERR_MEMORY' // an allocation failed
   | 'ERR_NATIVE_LOAD' // the addon could not be loaded
+  | 'ERR_QUEUE_FULL' // a serving pool's queue is full (backpressure: retry later)
+  | 'ERR_TIMEOUT' // a request did not finish within its time limit
+  | 'ERR_ABORTED' // a request was cancelled through its AbortSignal
+  | 'ERR_CLOSED' // a serving pool (or session) was closed
+  | 'ERR_WORKER' // a worker thread failed or exited while running a request
+  | 'ERR_LIMIT' // an untrusted input exceeds a configured limit (size, tensor size, depth)
   | 'ERR_INTERNAL'; // a bug: please report it
 
 export class SparsennError extends Error {
@@ -35,6 +42,10 @@ export class FormatError extends SparsennError {}
 export class IndexRangeError extends SparsennError {}
 /** Native runtime problems: loading, memory, use after dispose, aliasing, internal errors. */
 export class NativeError extends SparsennError {}
+/** Serving: backpressure, timeouts, cancellation, closed pools, failed workers. */
+export class ServeError extends SparsennError {}
+/** An untrusted input (a model file, a request) is over a configured limit. */
+export class LimitError extends SparsennError {}
 
 const classes: Record<ErrorCode, new (code: ErrorCode, message: string) => SparsennError> = {
   ERR_TYPE: SparsennTypeError,
@@ -44,8 +55,15 @@ const classes: Record<ErrorCode, new (code: ErrorCode, message: string) => Spars
   ERR_ALIAS: NativeError,
   ERR_DISPOSED: NativeError,
   ERR_BUSY: NativeError,
+  ERR_DETACHED: NativeError,
   ERR_MEMORY: NativeError,
   ERR_NATIVE_LOAD: NativeError,
+  ERR_QUEUE_FULL: ServeError,
+  ERR_TIMEOUT: ServeError,
+  ERR_ABORTED: ServeError,
+  ERR_CLOSED: ServeError,
+  ERR_WORKER: ServeError,
+  ERR_LIMIT: LimitError,
   ERR_INTERNAL: NativeError,
 };
 

@@ -25,6 +25,8 @@ export {
   FormatError,
   IndexRangeError,
   NativeError,
+  ServeError,
+  LimitError,
   errorFromCode,
   type ErrorCode,
 } from './errors.js';
@@ -73,9 +75,11 @@ export {
   type SpnnSizeReport,
   type SpnnTensorSize,
 } from './io/spnn.js';
-export { loadModelFile, saveModelFile, modelFileFormat, type LoadedModel, type ModelFileFormat, type SaveModelFileOptions } from './io/files.js';
+export { loadModelFile, loadModelBytes, detectModelFormat, saveModelFile, modelFileFormat, type LoadModelOptions, type LoadedModel, type ModelFileFormat, type SaveModelFileOptions } from './io/files.js';
 export * from './analysis/index.js';
 export { measureLatency, formatLatency, type LatencyOptions, type LatencyResult, type LatencyRow } from './infer/latency.js';
 export * from './io/onnx/index.js';
 export { renderReport, writeReport, writeReportSync, validateReportData } from './report/index.js';
 export type { ReportData, ReportMachine, ReportModel, AccuracyPoint, ReportAccuracy, ReportLayer, ReportSize, ReportLatency, ReportPlan, ReportPlanLayer } from './report/index.js';
+export * from './serve/index.js';
+export type { LoadLimits } from './limits.js';

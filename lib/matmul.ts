@@ -1,15 +1,19 @@
 /**
  * The products. Every one has a synchronous form, which runs on the calling thread (and the
  * native thread pool) and is right for small work, and an `…Async` form that runs off the
- * event loop on a libuv worker and resolves with the same result; the async form keeps its
- * inputs alive until it settles. Do not write to the inputs or the output while an async
- * product is running.
+ * event loop on a libuv worker and resolves with the same result.
+ *
+ * An async product works on a snapshot: its input arrays are copied when it is called, and
+ * the result is written into `out` (if given) on the JS thread once the product has finished.
+ * So changing, transferring (postMessage, structuredClone) or detaching an input meanwhile
+ * changes nothing, and native code never touches memory the caller gave away; an `out` that
+ * was detached before the result arrived rejects with ERR_DETACHED.
  *
  * Layout: X is K x n row-major (the batch of n columns contiguous per input feature), Y is
  * M x n; n = 1 is a matrix-vector product and uses the SpMV/GEMV kernels.
  */
-import { checkCount, checkFloat32, checkLength, MAX_DIM } from './checks.js';
-import { FormatError, IndexRangeError, SparsennTypeError } from './errors.js';
+import { checkCount, checkFloat32, checkLength, checkNoOverlap, MAX_DIM } from './checks.js';
+import { FormatError, IndexRangeError, NativeError, SparsennTypeError } from './errors.js';
 import { native } from './native.js';
 import { kNative, MatrixBase } from './tensor/base.js';
 import type { Matrix } from './tensor/matrix.js';
@@ -61,7 +65,19 @@ export function matmul(a: AnyMatrix, x: Float32Array, n: number, opts: MatmulOpt
 
 /** {@link matmul} off the event loop. */
 export async function matmulAsync(a: AnyMatrix, x: Float32Array, n: number, opts: MatmulOptions = {}): Promise<Float32Array> {
-  return native.matmulAsync(...matmulArgs(a, x, n, opts));
+  const [h, xs, count, bias, relu, out] = matmulArgs(a, x, n, opts);
+  if (out) checkNoOverlap(out, [xs, bias], 'out');
+  return settleInto(native.matmulAsync(h, xs.slice(), count, bias?.slice() ?? null, relu), out);
+}
+
+/** The snapshot rule's second half: the result lands in `out` on the JS thread, if `out` is still there. */
+async function settleInto(result: Promise<Float32Array>, out: Float32Array | undefined): Promise<Float32Array> {
+  const length = out?.length;
+  const y = await result;
+  if (out === undefined) return y;
+  if (out.length !== length) throw new NativeError('ERR_DETACHED', 'out was transferred or detached while the product ran; the result was not written');
+  out.set(y);
+  return out;
 }
 
 function csrOperand(a: unknown, op: string) {
@@ -92,7 +108,9 @@ export function matmulTransposed(a: CsrMatrix | NmMatrix, x: Float32Array, n: nu
 
 /** {@link matmulTransposed} off the event loop. */
 export async function matmulTransposedAsync(a: CsrMatrix | NmMatrix, x: Float32Array, n: number, opts: { out?: Float32Array } = {}): Promise<Float32Array> {
-  return native.matmulTransposedAsync(...transposedArgs(a, x, n, opts.out));
+  const [h, xs, count, out] = transposedArgs(a, x, n, opts.out);
+  if (out) checkNoOverlap(out, [xs], 'out');
+  return settleInto(native.matmulTransposedAsync(h, xs.slice(), count), out);
 }
 
 function sddmmArgs(pattern: CsrMatrix, a: Float32Array, b: Float32Array, n: number) {
@@ -119,6 +137,6 @@ export function sddmm(pattern: CsrMatrix, a: Float32Array, b: Float32Array, n: n
 
 /** {@link sddmm} off the event loop. */
 export async function sddmmAsync(pattern: CsrMatrix, a: Float32Array, b: Float32Array, n: number): Promise<CsrMatrix> {
-  const [p, h, ...rest] = sddmmArgs(pattern, a, b, n);
-  return p.withValues(await native.sddmmAsync(h, ...rest));
+  const [p, h, as, bs, count] = sddmmArgs(pattern, a, b, n);
+  return p.withValues(await native.sddmmAsync(h, as.slice(), bs.slice(), count));
 }

@@ -9,6 +9,7 @@
 import { FormatError, IndexRangeError, SparsennTypeError } from '../errors.js';
 import { Module } from '../nn/module.js';
 import { moduleFromConfig } from '../nn/registry.js';
+import { UNLIMITED } from '../limits.js';
 import { getThreads, capabilities } from '../runtime.js';
 import { removeDeadUnits } from './dead-units.js';
 import { candidates, forcedCandidate, type FormatCandidate, type FormatName } from './formats.js';
@@ -40,7 +41,7 @@ export interface CompileOptions {
 function privateCopy(model: Module): Module {
   let copy: Module;
   try {
-    copy = moduleFromConfig(structuredClone(model.config()));
+    copy = moduleFromConfig(structuredClone(model.config()), UNLIMITED);
   } catch (e) {
     throw new FormatError('ERR_FORMAT', `compile works on a copy rebuilt from config(); this model cannot be rebuilt (${(e as Error).message}). Register custom modules with registerModuleType().`);
   }

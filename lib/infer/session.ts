@@ -4,8 +4,9 @@
  * overlap share a buffer) and allocated per batch size on first use; each concurrent run takes
  * its own set, so overlapping runAsync() calls are safe.
  */
-import { NativeError, ShapeError, SparsennTypeError } from '../errors.js';
+import { NativeError } from '../errors.js';
 import { Tensor } from '../nn/tensor.js';
+import { parseSessionInputs, type SessionInputs, type ValueSpec } from './inputs.js';
 import type { LayerKernel } from './layer-kernels.js';
 import type { PlanReport } from './plan-report.js';
 import type { Step, Workspace } from './steps.js';
@@ -34,8 +35,7 @@ export interface SessionParts {
   readonly report: PlanReport;
 }
 
-/** The inputs a run accepts: one tensor, tensors in input order, or tensors by input name. */
-export type SessionInputs = Tensor | readonly Tensor[] | Readonly<Record<string, Tensor>>;
+export type { SessionInputs, ValueSpec } from './inputs.js';
 
 /**
  * The buffers of runs with one batch size: a slot per planned buffer, a view per value (made
@@ -93,6 +93,16 @@ export class InferenceSession {
     return this.#parts.outputs.map((o) => o.name);
   }
 
+  /** Each input's name and per-sample shape (a run's tensors add the batch as the last axis). */
+  get inputs(): ValueSpec[] {
+    return this.#parts.inputs.map((i) => ({ name: i.name, shape: [...i.shape] }));
+  }
+
+  /** Each output's name and per-sample shape. */
+  get outputs(): ValueSpec[] {
+    return this.#parts.outputs.map((o) => ({ name: o.name, shape: [...o.shape] }));
+  }
+
   /** Runs the plan on the calling thread (products use the native thread pool). */
   run(inputs: SessionInputs): Record<string, Tensor> {
     const { arrays, n } = this.#inputs(inputs);
@@ -110,12 +120,14 @@ export class InferenceSession {
    * Runs the plan off the event loop: every native step (products, im2col, ReLU, GELU, max
    * pooling) runs on a libuv worker, one after another. What stays on the calling thread is
    * the copying of residual Adds and Concats and any layer without a native step (run as its
-   * own forward, see the plan's steps). Do not change the input arrays until it settles.
+   * own forward, see the plan's steps). The inputs are copied when it is called, so changing,
+   * transferring or detaching them meanwhile does not affect the run; disposing the session
+   * meanwhile rejects it with ERR_DISPOSED after its current step.
    */
   async runAsync(inputs: SessionInputs): Promise<Record<string, Tensor>> {
     const { arrays, n } = this.#inputs(inputs);
     if (n === 0) return this.#empty();
-    const ws = this.#take(n, arrays);
+    const ws = this.#take(n, arrays.map((a) => a.slice()));
     try {
       for (const s of this.#parts.steps) {
         await s.runAsync(ws);
@@ -146,33 +158,7 @@ export class InferenceSession {
 
   #inputs(inputs: SessionInputs): { arrays: Float32Array[]; n: number } {
     this.#check();
-    const spec = this.#parts.inputs;
-    let list: unknown[];
-    if (inputs instanceof Tensor) list = [inputs];
-    else if (Array.isArray(inputs)) list = [...(inputs as unknown[])];
-    else if (inputs !== null && typeof inputs === 'object' && !ArrayBuffer.isView(inputs)) {
-      const rec = inputs as Record<string, unknown>;
-      const unknownNames = Object.keys(rec).filter((k) => !spec.some((s) => s.name === k));
-      if (unknownNames.length > 0) throw new ShapeError('ERR_SHAPE', `unknown input(s) ${unknownNames.map((k) => `'${k}'`).join(', ')}; the model's inputs are ${spec.map((s) => `'${s.name}'`).join(', ')}`);
-      list = spec.map((s) => {
-        if (!(s.name in rec)) throw new ShapeError('ERR_SHAPE', `missing input '${s.name}'`);
-        return rec[s.name];
-      });
-    } else throw new SparsennTypeError('ERR_TYPE', `run() takes a Tensor, an array of Tensors or a record of Tensors by input name, got ${inputs === null ? 'null' : typeof inputs}`);
-    if (list.length !== spec.length) throw new ShapeError('ERR_SHAPE', `the model takes ${spec.length} input(s) (${spec.map((s) => s.name).join(', ')}), got ${list.length}`);
-    let n = -1;
-    const arrays = list.map((t, i) => {
-      const s = spec[i]!;
-      if (!(t instanceof Tensor)) throw new SparsennTypeError('ERR_TYPE', `input '${s.name}' must be a Tensor, got ${t === null ? 'null' : typeof t}`);
-      const want = `[${[...s.shape, 'n'].join(', ')}]`;
-      if (t.shape.length !== s.shape.length + 1 || s.shape.some((d, k) => t.shape[k] !== d))
-        throw new ShapeError('ERR_SHAPE', `input '${s.name}' must have shape ${want} (batch last), got [${t.shape.join(', ')}]`);
-      const batch = t.shape[t.shape.length - 1]!;
-      if (n >= 0 && batch !== n) throw new ShapeError('ERR_SHAPE', `all inputs need the same batch size; '${s.name}' has ${batch}, an earlier input ${n}`);
-      n = batch;
-      return t.data;
-    });
-    return { arrays, n };
+    return parseSessionInputs(inputs, this.#parts.inputs);
   }
 
   #empty(): Record<string, Tensor> {

@@ -7,6 +7,7 @@
  * temporary file and renames it over the target, so a failed save keeps the previous file.
  */
 import { FormatError } from '../errors.js';
+import { checkLimit, resolveLimits, type LoadLimits } from '../limits.js';
 import type { Module } from '../nn/module.js';
 import { moduleFromConfig } from '../nn/registry.js';
 import {
@@ -83,7 +84,7 @@ export function applyWeights(model: Module, file: SafetensorsFile, opts: { stric
   model.loadStateDict(state, { strict, masks: apply });
 }
 
-function build(file: SafetensorsFile): Module {
+function build(file: SafetensorsFile, limits?: LoadLimits): Module {
   const arch = file.metadata[ARCH_KEY];
   if (arch === undefined) throw new FormatError('ERR_FORMAT', `the file has no '${ARCH_KEY}' metadata: it was not saved by saveModel(); build the model in code and use loadWeights()`);
   let config: unknown;
@@ -92,7 +93,7 @@ function build(file: SafetensorsFile): Module {
   } catch (e) {
     throw new FormatError('ERR_FORMAT', `'${ARCH_KEY}' metadata is not valid JSON (${(e as Error).message})`);
   }
-  const model = moduleFromConfig(config);
+  const model = moduleFromConfig(config, limits);
   applyWeights(model, file);
   return model;
 }
@@ -106,8 +107,10 @@ export function loadModelSync(path: string): Module {
   return build(loadSafetensorsSync(path));
 }
 
-export function decodeModel(bytes: Uint8Array): Module {
-  return build(decodeSafetensors(bytes));
+/** Rebuilds a model from the bytes of a file saved by saveModel(); `limits` caps untrusted files. */
+export function decodeModel(bytes: Uint8Array, limits?: LoadLimits): Module {
+  if (bytes instanceof Uint8Array) checkLimit('the file size in bytes', bytes.length, resolveLimits(limits, bytes.length).maxFileBytes, 'maxFileBytes');
+  return build(decodeSafetensors(bytes), limits);
 }
 
 /** Loads weights (and masks) from a safetensors file into an existing model. */

@@ -46,7 +46,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { FormatError, SparsennTypeError } from '../errors.js';
+import { FormatError, LimitError, SparsennTypeError } from '../errors.js';
+import { checkLimit, resolveLimits, type LoadLimits } from '../limits.js';
 import { Module } from '../nn/module.js';
 import { moduleFromConfig } from '../nn/registry.js';
 import { writeFileAtomic, writeFileAtomicSync } from './atomic-file.js';
@@ -99,6 +100,8 @@ export interface SpnnLoadOptions {
    * a larger value.
    */
   maxElements?: number;
+  /** Caps for untrusted files (file size, elements, architecture depth and size); see LoadLimits. */
+  limits?: LoadLimits;
 }
 
 /** One tensor as the header describes it. */
@@ -409,8 +412,10 @@ function checkTensor(t: unknown, i: number): SpnnTensorInfo {
 function parse(bytes: Uint8Array, opts: SpnnLoadOptions = {}): Parsed {
   if (!(bytes instanceof Uint8Array)) throw new SparsennTypeError('ERR_TYPE', 'spnn: expected the file contents as a Uint8Array');
   if (!isObject(opts)) throw new SparsennTypeError('ERR_TYPE', 'spnn: load options must be an object');
-  const maxElements = opts.maxElements ?? Math.max(2 ** 24, 64 * bytes.length);
+  const limits = resolveLimits((opts as SpnnLoadOptions).limits, bytes.length);
+  const maxElements = (opts as SpnnLoadOptions).maxElements ?? limits.maxElements;
   if (typeof maxElements !== 'number' || !(maxElements >= 0)) throw new SparsennTypeError('ERR_TYPE', 'spnn: maxElements must be a non-negative number');
+  checkLimit('the file size in bytes', bytes.length, limits.maxFileBytes, 'maxFileBytes');
   const { headerLength } = checkContainer(bytes);
   let text: string;
   try {
@@ -441,9 +446,10 @@ function parse(bytes: Uint8Array, opts: SpnnLoadOptions = {}): Parsed {
     elements += product(t.shape);
   }
   if (elements > maxElements)
-    throw formatError(
-      `the tensors declare ${elements} elements in all, more than the limit of ${maxElements} for a ${bytes.length}-byte file ` +
-        '(raise maxElements to load a model this large)',
+    throw new LimitError(
+      'ERR_LIMIT',
+      `spnn: the tensors declare ${elements} elements in all, more than the limit of ${maxElements} for a ${bytes.length}-byte file ` +
+        '(raise maxElements or limits.maxElements to load a model this large)',
     );
   const dataStart = PREFIX_BYTES + headerLength;
   const dataLength = bytes.length - CRC_BYTES - dataStart;
@@ -502,8 +508,9 @@ function build(bytes: Uint8Array, opts?: SpnnLoadOptions): { model: Module; info
   const { info, dataStart } = parse(bytes, opts);
   let model: Module;
   try {
-    model = moduleFromConfig(info.architecture);
+    model = moduleFromConfig(info.architecture, opts?.limits);
   } catch (e) {
+    if (e instanceof LimitError) throw e;
     throw formatError(`the architecture cannot be rebuilt: ${(e as Error).message}`);
   }
   const expected = new Map<string, { kind: 'parameter' | 'buffer'; shape: readonly number[] }>();

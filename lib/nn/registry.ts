@@ -3,7 +3,8 @@
  * Every layer type is listed here once; containers (Sequential, Graph) rebuild their children
  * recursively. An unknown type or a malformed config is a FormatError naming the path.
  */
-import { FormatError } from '../errors.js';
+import { FormatError, LimitError } from '../errors.js';
+import { checkLimit, resolveLimits, type LoadLimits } from '../limits.js';
 import { Graph, type GraphValue } from './graph.js';
 import {
   Add,
@@ -92,10 +93,21 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/**
+ * The build in progress: its depth and module count against the limits. Module types that
+ * hold modules (AlongAxis) call moduleFromConfig from their factory; such a nested call
+ * continues this budget instead of starting a fresh one.
+ */
+let active: { depth: number; nodes: number; maxDepth: number; maxNodes: number } | null = null;
+
 function build(config: unknown, path: string, depth: number): Module {
-  if (depth > 256) fail(`architecture nests deeper than 256 modules at ${path}`);
+  const budget = active!;
+  checkLimit(`the architecture's nesting at ${path}`, depth, budget.maxDepth, 'maxDepth');
+  checkLimit('the number of modules in the architecture', ++budget.nodes, budget.maxNodes, 'maxNodes');
   if (!isObject(config) || typeof config['type'] !== 'string') fail(`module config at ${path} needs a string 'type'`);
   const c = config as ModuleConfig;
+  const outer = budget.depth;
+  budget.depth = depth;
   try {
     if (c.type === 'Sequential') {
       const list = c['layers'];
@@ -137,12 +149,25 @@ function build(config: unknown, path: string, depth: number): Module {
     if (!factory) fail(`unknown module type '${c.type}' at ${path} (register custom types with registerModuleType)`);
     return factory(c);
   } catch (e) {
-    if (e instanceof FormatError && located.has(e)) throw e;
+    if ((e instanceof FormatError && located.has(e)) || e instanceof LimitError) throw e;
     fail(`module config at ${path} (${c.type}) is invalid: ${(e as Error).message}`);
+  } finally {
+    budget.depth = outer;
   }
 }
 
-/** Builds a module (with fresh weights) from its config() JSON. */
-export function moduleFromConfig(config: unknown): Module {
-  return build(config, 'model', 0);
+/**
+ * Builds a module (with fresh weights) from its config() JSON.
+ * @throws {FormatError} ERR_FORMAT for an invalid config; {LimitError} ERR_LIMIT past
+ * `limits.maxDepth` (default 256) or `limits.maxNodes` (default 100,000) modules.
+ */
+export function moduleFromConfig(config: unknown, limits?: Pick<LoadLimits, 'maxDepth' | 'maxNodes'>): Module {
+  if (active) return build(config, 'model', active.depth + 1);
+  const l = resolveLimits(limits, 0);
+  active = { depth: 0, nodes: 0, maxDepth: l.maxDepth, maxNodes: l.maxNodes };
+  try {
+    return build(config, 'model', 0);
+  } finally {
+    active = null;
+  }
 }

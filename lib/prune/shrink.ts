@@ -19,6 +19,7 @@ import { Conv2d } from '../nn/layers/conv.js';
 import { Linear } from '../nn/layers/linear.js';
 import { Module, type ModuleConfig, type StateEntry } from '../nn/module.js';
 import { moduleFromConfig } from '../nn/registry.js';
+import { UNLIMITED } from '../limits.js';
 import { channelGroups, type ChannelGroup, type SampleShapes } from './dependency.js';
 
 export interface ShrinkResult {
@@ -140,7 +141,7 @@ export function shrink(model: Module, sampleShape: SampleShapes): ShrinkResult {
   for (const g of groups) plan(g, config, cuts, edits, removed, warnings);
   for (const [name, e] of edits) applyEdit(findConfig(config, name)!, e, name);
 
-  const next = moduleFromConfig(config);
+  const next = moduleFromConfig(config, UNLIMITED);
   // What config() does not carry: modes, the execution choice, dropout generators.
   const byName = new Map(next.namedModules());
   for (const [name, m] of model.namedModules()) {

@@ -172,14 +172,11 @@ Job parse_max_pool(const Napi::CallbackInfo& info) {
   auto a = get_array<int32_t>(info, 1, "geometry");
   if (a.ElementLength() != 12) throw_error(env, "ERR_SHAPE", "pool geometry must hold 12 integers [c, h, w, n, kh, kw, sh, sw, ph, pw, oh, ow]");
   const int32_t* v = a.Data();
-  for (int k = 0; k < 12; ++k)
-    if (v[k] < 0) throw_error(env, "ERR_RANGE", "pool geometry entries must be >= 0");
   const PoolGeometry g{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11]};
-  if (g.sh < 1 || g.sw < 1) throw_error(env, "ERR_RANGE", "pool stride must be >= 1");
+  check_pool_geometry(g);
   auto out = get_array<float>(info, 2, "out");
   auto arg = get_optional_array<int32_t>(info, 3, "arg");
   const double in_len = static_cast<double>(g.c) * g.h * g.w * g.n, out_len = static_cast<double>(g.c) * g.oh * g.ow * g.n;
-  if (in_len > 2147483647.0 || out_len > 2147483647.0) throw_error(env, "ERR_RANGE", "pooling tensors must have at most 2^31 - 1 elements");
   check_length(env, x.ElementLength(), static_cast<int64_t>(in_len), "x (c * h * w * n)");
   check_length(env, out.ElementLength(), static_cast<int64_t>(out_len), "out (c * oh * ow * n)");
   if (!arg.IsEmpty()) check_length(env, arg.ElementLength(), static_cast<int64_t>(out_len), "arg (c * oh * ow * n)");

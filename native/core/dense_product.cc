@@ -17,6 +17,7 @@ void pack_panels(int64_t rows, int64_t cols, const float* a, bool transposed, in
   const int64_t panels = (rows + mr - 1) / mr;
   const int64_t total = packed_panel_floats(rows, cols, mr);
   for (int64_t i = panels * mr * cols; i < total; ++i) dst[i] = 0.f;
+  if (cols == 0) return;  // nothing to pack (and rows may be 2^31 - 1: do not loop over them)
   for (int64_t p = 0; p < panels; ++p) {
     float* panel = dst + p * mr * cols;
     const int64_t r0 = p * mr;

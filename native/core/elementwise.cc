@@ -127,6 +127,9 @@ void for_each_run(const ConvGeometry& g, int64_t o0, int64_t o1, Body body) {
         // q in [lo, hi): 0 <= q * sw + off < w
         int64_t lo = off >= 0 ? 0 : (-off + g.sw - 1) / g.sw;
         int64_t hi = off >= g.w ? 0 : (g.w - 1 - off) / g.sw + 1;
+        // Both within [0, ow]: with padding wider than the dilated kernel's reach, the first
+        // in-image column can lie past the last output (the fuzzer found the overflow).
+        if (lo > g.ow) lo = g.ow;
         if (hi > g.ow) hi = g.ow;
         if (hi < lo) hi = lo;
         for (int64_t o = o0; o < o1; ++o) {
@@ -138,9 +141,20 @@ void for_each_run(const ConvGeometry& g, int64_t o0, int64_t o1, Body body) {
 
 }  // namespace
 
+void check_pool_geometry(const PoolGeometry& g) {
+  for (int64_t v : {g.c, g.h, g.w, g.n, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.oh, g.ow})
+    if (v < 0 || v > 2147483647) fail("ERR_RANGE", "pool geometry entries must be in [0, 2^31 - 1]");
+  if (g.sh < 1 || g.sw < 1) fail("ERR_RANGE", "pool stride must be >= 1");
+  // In double: four factors of up to 2^31 overflow int64.
+  const double in_len = static_cast<double>(g.c) * g.h * g.w * g.n, out_len = static_cast<double>(g.c) * g.oh * g.ow * g.n;
+  if (in_len > 2147483647.0 || out_len > 2147483647.0) fail("ERR_RANGE", "pooling tensors must have at most 2^31 - 1 elements");
+}
+
 void check_conv_geometry(const ConvGeometry& g) {
+  // Entries up to 2^31 - 1 (what the binding's Int32Array can hold) keep every sum and product
+  // below in int64 (the fuzzer found an overflow with larger ones).
   for (int64_t v : {g.c, g.h, g.w, g.n, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.oh, g.ow})
-    if (v < 0) fail("ERR_RANGE", "geometry entries must be >= 0");
+    if (v < 0 || v > 2147483647) fail("ERR_RANGE", "geometry entries must be in [0, 2^31 - 1]");
   if (g.kh < 1 || g.kw < 1 || g.sh < 1 || g.sw < 1 || g.dh < 1 || g.dw < 1)
     fail("ERR_RANGE", "kernel, stride and dilation must be >= 1");
   const int64_t oh = (g.h + 2 * g.ph - g.dh * (g.kh - 1) - 1) / g.sh + 1;
@@ -154,6 +168,9 @@ void check_conv_geometry(const ConvGeometry& g) {
 void im2col(const float* x, const ConvGeometry& g, float* col) { im2col_rows(x, g, 0, g.oh, col); }
 
 void im2col_rows(const float* x, const ConvGeometry& g, int64_t o0, int64_t o1, float* col) {
+  // Nothing to write: return before looping over channels and taps (whose counts the geometry
+  // check bounds only through the element counts, which are 0 here; the fuzzer found the spin).
+  if (g.n == 0 || g.ow == 0 || o1 <= o0) return;
   const int64_t n = g.n, row_len = (o1 - o0) * g.ow * n;
   for_each_run(g, o0, o1, [&](int64_t r, int64_t ci, int64_t o, int64_t ih, int64_t lo, int64_t hi, int64_t off) {
     float* out = col + r * row_len + (o - o0) * g.ow * n;
@@ -163,7 +180,9 @@ void im2col_rows(const float* x, const ConvGeometry& g, int64_t o0, int64_t o1, 
     }
     const float* in = x + (ci * g.h + ih) * g.w * n;
     std::fill(out, out + lo * n, 0.f);
-    if (g.sw == 1) {
+    if (hi <= lo) {
+      // no column of this tap lies in the image (lo was clamped: in + (lo + off) may not exist)
+    } else if (g.sw == 1) {
       std::copy(in + (lo + off) * n, in + (hi + off) * n, out + lo * n);
     } else {
       for (int64_t q = lo; q < hi; ++q) std::copy(in + (q * g.sw + off) * n, in + (q * g.sw + off + 1) * n, out + q * n);
@@ -173,9 +192,10 @@ void im2col_rows(const float* x, const ConvGeometry& g, int64_t o0, int64_t o1, 
 }
 
 void col2im_add(const float* col, const ConvGeometry& g, float* dx) {
+  if (g.n == 0 || g.oh == 0 || g.ow == 0) return;  // nothing to add (see im2col_rows)
   const int64_t n = g.n, row_len = g.oh * g.ow * n;
   for_each_run(g, 0, g.oh, [&](int64_t r, int64_t ci, int64_t o, int64_t ih, int64_t lo, int64_t hi, int64_t off) {
-    if (ih < 0 || ih >= g.h) return;
+    if (ih < 0 || ih >= g.h || hi <= lo) return;
     const float* in = col + r * row_len + o * g.ow * n;
     float* out = dx + (ci * g.h + ih) * g.w * n;
     if (g.sw == 1) {
@@ -254,6 +274,9 @@ void max_pool_channels(const float* x, const PoolGeometry& g, float* out, int32_
 }  // namespace
 
 void max_pool_forward(const float* x, const PoolGeometry& g, float* out, int32_t* arg) {
+  // An empty output: return before looping over channels and windows (c, oh, ow are only bounded
+  // through the element counts, which are 0 here; the fuzzer found the spin).
+  if (g.n == 0 || g.c == 0 || g.oh == 0 || g.ow == 0) return;
   // The work measure (in double: kh * kw are not bounded) only decides whether to split.
   const double work = static_cast<double>(g.c) * g.oh * g.ow * g.n * g.kh * g.kw;
   const RowSplit split = split_even(g.c, work > 1e15 ? int64_t(1e15) : static_cast<int64_t>(work));

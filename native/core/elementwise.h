@@ -52,6 +52,10 @@ void col2im_add(const float* col, const ConvGeometry& g, float* dx);
 struct PoolGeometry {
   int64_t c, h, w, n, kh, kw, sh, sw, ph, pw, oh, ow;
 };
+// Throws CoreError unless the geometry is usable: non-negative entries, strides >= 1, and
+// input and output of at most 2^31 - 1 elements. (The windows are clipped to the image, so
+// any output size is safe to compute.)
+void check_pool_geometry(const PoolGeometry& g);
 void max_pool_forward(const float* x, const PoolGeometry& g, float* out, int32_t* arg);
 // dx[arg[i]] += grad[i] for arg[i] >= 0 (indices are the caller's to check).
 void max_pool_backward(const float* grad, const int32_t* arg, int64_t count, float* dx);

@@ -1,6 +1,7 @@
 #include "core/prepared.h"
 
 #include <algorithm>
+#include <cmath>
 #include <string>
 
 #include "core/dense_product.h"
@@ -114,6 +115,14 @@ CsrPrepared::CsrPrepared(int64_t rows, int64_t cols, std::vector<int32_t> rowptr
 void CsrPrepared::build_stripes() {
   auto col_at = [&](int32_t p) -> int64_t { return narrow_ ? col16_[p] : col32_[p]; };
   const int64_t width = stripe_width(rows_, cols_, static_cast<int64_t>(val_.size()), 1);
+  // Stripes are at most 65535 columns wide, so a hypersparse matrix with a huge column count
+  // (say 2^20 x 2^31 with a few entries) would need a row-pointer array per stripe: far more
+  // memory than the matrix. Such a matrix keeps plain CSR and multiplies with a simple loop.
+  const double table = std::ceil(static_cast<double>(cols_) / width) * (static_cast<double>(rows_) + 1);
+  if (table > 8.0 * (static_cast<double>(val_.size()) + rows_ + 1) + 65536.0) {
+    hypersparse_ = true;
+    return;
+  }
   Stripes st = make_stripes(rowptr_.data(), rows_, cols_, width, kStripePad, col_at);
   stripe_width_ = static_cast<int32_t>(width);
   stripes_ = st.count;
@@ -126,7 +135,7 @@ void CsrPrepared::build_stripes() {
 void CsrPrepared::set_values(const float* v, size_t len) {
   if (len != val_.size())
     fail("ERR_FORMAT", "values has length " + str(static_cast<int64_t>(len)) + ", the matrix has nnz = " + str(nnz()));
-  if (stripe_source_.empty() && !stripe_val_.empty()) {
+  if (stripe_source_.empty() && !stripe_val_.empty() && !hypersparse_) {
     auto col_at = [&](int32_t p) -> int64_t { return narrow_ ? col16_[p] : col32_[p]; };
     stripe_source_ = make_stripes(rowptr_.data(), rows_, cols_, stripe_width_, kStripePad, col_at).source;
   }
@@ -225,6 +234,22 @@ void CsrPrepared::multiply(const float* x, int64_t n, float* y, Epilogue ep) con
     ThreadPool::instance().parallel_for(split.tasks(), [&](int64_t t) {
       if (narrow_) k.csrspmv_u16(rp, col16_.data(), v, x, y, split.begin(t), split.end(t), ep);
       else k.csrspmv_i32(rp, col32_.data(), v, x, y, split.begin(t), split.end(t), ep);
+    });
+    return;
+  }
+  if (hypersparse_) {
+    const RowSplit split = split_by_prefix(rp, rows, n);
+    ThreadPool::instance().parallel_for(split.tasks(), [&](int64_t t) {
+      for (int64_t r = split.begin(t); r < split.end(t); ++r) {
+        float* yr = y + r * n;
+        std::fill(yr, yr + n, ep.bias ? ep.bias[r] : 0.f);
+        for (int32_t p = rp[r]; p < rp[r + 1]; ++p) {
+          const float* xc = x + (narrow_ ? col16_[p] : col32_[p]) * n;
+          for (int64_t j = 0; j < n; ++j) yr[j] += v[p] * xc[j];
+        }
+        if (ep.relu)
+          for (int64_t j = 0; j < n; ++j) yr[j] = yr[j] > 0.f || yr[j] != yr[j] ? yr[j] : 0.f;  // NaN stays, as in the kernels
+      }
     });
     return;
   }

@@ -64,6 +64,7 @@ class CsrPrepared : public PreparedMatrix {
   std::vector<uint16_t> stripe_col_;
   std::vector<float> stripe_val_;
   std::vector<int32_t> stripe_source_;  // stripe entry -> CSR entry (-1: padding), built by set_values
+  bool hypersparse_ = false;             // no stripes (see build_stripes): products use a plain loop
   void build_stripes();
   const char* format_;
   bool narrow_;  // cols <= 65536: indices stored as uint16 (6 bytes per entry instead of 8)

@@ -33,6 +33,16 @@ size_t SparseConvPrepared::bytes() const { return rowptr_.size() * 4 + off_.size
 
 void SparseConvPrepared::multiply(const float* x, int64_t n, float* y, Epilogue ep) const {
   const KernelTable& k = kernels();
+  if (val_.empty() || g_.c * hp_ * wp_ == 0) {
+    // No taps or no image: every output is its epilogue alone (and x may be empty, so the
+    // kernels must not offset into it).
+    const int64_t plane = g_.oh * g_.ow * n;
+    for (int64_t o = 0; o < rows_; ++o) {
+      const float b = ep.bias ? ep.bias[o] : 0.f;
+      std::fill(y + o * plane, y + (o + 1) * plane, ep.relu && b < 0.f ? 0.f : b);
+    }
+    return;
+  }
   const float* xp = x;
   if (g_.ph != 0 || g_.pw != 0) {
     // Zero border, image copied inside it: one pass, rows of w * n floats.

@@ -100,6 +100,10 @@ const CONFIGS: Config[] = [
   config('1x1 (no im2col)', { cin: 4, cout: 3, k: [1, 1], hw: [3, 4] }),
   config('1x1 grouped (no im2col)', { cin: 4, cout: 2, k: [1, 1], hw: [3, 3], groups: 2, bias: false }),
   config('1x1 stride 2', { cin: 3, cout: 2, k: [1, 1], hw: [5, 5], stride: [2, 2] }),
+  // Padding wider than the dilated kernel reaches: a tap's first in-image column lies past the
+  // last output column (im2col overflowed its row here; found by the native fuzzer).
+  config('padding 5 dilation 10 on a 1-wide image', { cin: 1, cout: 2, k: [2, 2], hw: [1, 1], padding: [5, 5], dilation: [10, 10] }),
+  config('padding 4 dilation 3 stride 2', { cin: 2, cout: 2, k: [3, 2], hw: [2, 3], padding: [4, 4], dilation: [3, 3], stride: [2, 2] }),
   config('non-square 3x2, stride [2,1], padding [1,0]', { cin: 2, cout: 3, k: [3, 2], hw: [7, 5], stride: [2, 1], padding: [1, 0] }),
   config('non-square 1x3 dilation [1,2], padding [0,2]', { cin: 2, cout: 2, k: [1, 3], hw: [4, 6], dilation: [1, 2], padding: [0, 2] }),
   config('kernel as large as the padded input', { cin: 1, cout: 2, k: [4, 4], hw: [2, 2], padding: [1, 1] }),

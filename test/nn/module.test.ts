@@ -37,6 +37,7 @@ import {
   ReLU,
   Reshape,
   Sequential,
+  LimitError,
   ShapeError,
   Sigmoid,
   Softmax,
@@ -694,10 +695,18 @@ describe('malformed configs', () => {
     expectFormat({ type: 'GELU', approximate: 'fast' }, 'model', 'GELU');
   });
 
-  it('architectures nested too deeply are rejected without a stack overflow', () => {
+  it('architectures nested too deeply or with too many modules are refused (ERR_LIMIT) without a stack overflow', () => {
     let config: unknown = { type: 'ReLU' };
     for (let i = 0; i < 300; i++) config = { type: 'Sequential', layers: [{ name: 'n', module: config }] };
-    expectFormat(config, 'deeper than 256');
+    expect(expectThrows(() => moduleFromConfig(config), LimitError, 'ERR_LIMIT').message).toMatch(/nesting .* is 257, over the limit of 256 .*maxDepth/);
+    expect(moduleFromConfig(config, { maxDepth: 400 })).toBeInstanceOf(Sequential);
+    // AlongAxis builds its inner module through moduleFromConfig: the nesting still counts.
+    let axis: unknown = { type: 'ReLU' };
+    for (let i = 0; i < 300; i++) axis = { type: 'AlongAxis', layer: axis, axis: 0 };
+    expectThrows(() => moduleFromConfig(axis), LimitError, 'ERR_LIMIT');
+    const wide = { type: 'Sequential', layers: Array.from({ length: 50 }, (_, i) => ({ name: `r${i}`, module: { type: 'ReLU' } })) };
+    expect(expectThrows(() => moduleFromConfig(wide, { maxNodes: 20 }), LimitError, 'ERR_LIMIT').message).toMatch(/maxNodes/);
+    expect(moduleFromConfig(wide)).toBeInstanceOf(Sequential);
   });
 });
 

@@ -1,7 +1,7 @@
 /** CsrMatrix (lib/sparse/csr.ts): conversions, selection by magnitude, COO, transpose, counts. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CsrMatrix, transposeDense } from '../../lib/index.js';
+import { CsrMatrix, matmul, transposeDense } from '../../lib/index.js';
 import { expectSameValues } from '../helpers/expect.js';
 
 interface Dense {
@@ -268,5 +268,29 @@ describe('CsrMatrix counts and withValues', () => {
     expect(m.colIdx).toBe(ci);
     expect(m.values).toBe(v);
     expect(Array.from(m.toDense())).toEqual([0, 0, 5, 0, 0, 0]);
+  });
+});
+
+describe('hypersparse CSR (a huge column count, few entries)', () => {
+  it('multiplies correctly without building a stripe table larger than the matrix', () => {
+    // 1000 x 6,553,500 with 40 entries: 100 stripes x 1001 row pointers would dwarf the matrix,
+    // so the prepared form keeps plain CSR (see CsrPrepared::build_stripes).
+    const rows = 1000;
+    const cols = 65535 * 100;
+    const n = 2;
+    const entries = Array.from({ length: 40 }, (_, i) => ({ r: (i * 37) % rows, c: (i * 2_654_435) % cols, v: (i % 7) - 3 + 0.5 }));
+    entries.sort((a, b) => a.r - b.r || a.c - b.c);
+    const rowPtr = new Int32Array(rows + 1);
+    for (const e of entries) rowPtr[e.r + 1]!++;
+    for (let r = 0; r < rows; r++) rowPtr[r + 1]! += rowPtr[r]!;
+    const a = new CsrMatrix(rows, cols, rowPtr, Int32Array.from(entries, (e) => e.c), Float32Array.from(entries, (e) => e.v));
+    const x = new Float32Array(cols * n);
+    for (const e of entries) for (let j = 0; j < n; j++) x[e.c * n + j] = e.c % 11 - 5 + j;
+    const bias = Float32Array.from({ length: rows }, (_, r) => (r % 5) - 2);
+    const y = matmul(a, x, n, { bias, activation: 'relu' });
+    const want = new Float64Array(rows * n);
+    for (let r = 0; r < rows; r++) for (let j = 0; j < n; j++) want[r * n + j] = bias[r]!;
+    for (const e of entries) for (let j = 0; j < n; j++) want[e.r * n + j]! += e.v * x[e.c * n + j]!;
+    for (let i = 0; i < want.length; i++) expect(y[i]).toBeCloseTo(Math.max(0, want[i]!), 4);
   });
 });

@@ -7,7 +7,7 @@ import type { Graph } from '../../nn/graph.js';
 import type { Module } from '../../nn/module.js';
 import { noGrad } from '../../nn/tensor.js';
 import type { OnnxAttributeValue, OnnxNode, OnnxTensor } from './types.js';
-import { MAX_IMPORT_ELEMENTS, type ActValue, type ConstValue, type Value } from './values.js';
+import { chargeImportWork, maxImportElements, type ActValue, type ConstValue, type Value } from './values.js';
 
 /** Turns any string into a Graph value name: letters, digits and '_' (no '.'), never empty. */
 export function sanitizeName(name: string, fallback: string): string {
@@ -87,9 +87,10 @@ export class ImportContext {
       const shapes = inputs.map((i) => `[N, ${i.shape.join(', ')}]`).join(' and ');
       this.fail(node, `${module.constructor.name} cannot take the ONNX input${inputs.length > 1 ? 's' : ''} ${shapes}: ${e.message}`);
     }
+    chargeImportWork(probe.size + inputs.reduce((sum, i) => sum + i.probe.size, 0));
     const base = moduleBaseName(node);
     const ref = this.graph.add(this.uniqueName(tag ? `${base}_${tag}` : base), module, ...inputs.map((i) => i.ref));
-    if (probe.size > MAX_IMPORT_ELEMENTS) this.fail(node, `its output [N, ${probe.shape.slice(0, -1).join(', ')}] has more than ${MAX_IMPORT_ELEMENTS} values per sample`);
+    if (probe.size > maxImportElements()) this.fail(node, `its output [N, ${probe.shape.slice(0, -1).join(', ')}] has more than ${maxImportElements()} values per sample`);
     return { kind: 'act', ref, shape: probe.shape.slice(0, -1), probe };
   }
 

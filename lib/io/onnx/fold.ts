@@ -11,7 +11,7 @@ import { erf } from '../../nn/ops/elementwise.js';
 import { sliceRange } from '../../nn/ops/indexing.js';
 import { dataTypeName, isFloatType, saturateInt32 } from './dtypes.js';
 import { OnnxDataType, type OnnxTensor } from './types.js';
-import { floatConst, formatConst, MAX_IMPORT_ELEMENTS, size, type ConstValue } from './values.js';
+import { floatConst, formatConst, maxImportElements, size, type ConstValue } from './values.js';
 
 export class FoldError extends Error {}
 
@@ -39,7 +39,7 @@ function make(float: boolean, dims: readonly number[], data: Float32Array | Floa
 }
 
 function alloc(float: boolean, n: number): Float32Array | Float64Array {
-  if (!(n <= MAX_IMPORT_ELEMENTS)) fail(`a folded constant of ${n} values is larger than sparsenn imports (${MAX_IMPORT_ELEMENTS})`);
+  if (!(n <= maxImportElements())) fail(`a folded constant of ${n} values is larger than sparsenn imports (${maxImportElements()})`);
   return float ? new Float32Array(n) : new Float64Array(n);
 }
 
@@ -69,7 +69,7 @@ export function broadcastDims(a: readonly number[], b: readonly number[]): numbe
 /** For each element of `out` (row-major), the flat index of the broadcast source of shape `dims`. */
 function broadcastMap(dims: readonly number[], out: readonly number[]): Int32Array {
   const n = size(out);
-  if (!(n <= MAX_IMPORT_ELEMENTS)) fail(`a folded constant of ${n} values is larger than sparsenn imports (${MAX_IMPORT_ELEMENTS})`);
+  if (!(n <= maxImportElements())) fail(`a folded constant of ${n} values is larger than sparsenn imports (${maxImportElements()})`);
   const map = new Int32Array(n);
   const r = out.length;
   const st = strides(dims);
@@ -259,7 +259,7 @@ export function transposeConst(c: ConstValue, perm: readonly number[] | null): C
 /** Flat indices base + sum idx[d] * st[d] over the row-major positions of `dims`. */
 function stridedMap(dims: readonly number[], st: readonly number[], base: number): Int32Array {
   const n = size(dims);
-  if (!(n <= MAX_IMPORT_ELEMENTS)) fail(`a folded constant of ${n} values is larger than sparsenn imports (${MAX_IMPORT_ELEMENTS})`);
+  if (!(n <= maxImportElements())) fail(`a folded constant of ${n} values is larger than sparsenn imports (${maxImportElements()})`);
   const map = new Int32Array(n);
   const idx = new Array<number>(dims.length).fill(0);
   let flat = base;
@@ -307,7 +307,7 @@ export function gatherConst(c: ConstValue, indices: ConstValue, axis: number): C
     return v < 0 ? v + dim : v;
   });
   const dims = [...c.dims.slice(0, a), ...indices.dims, ...c.dims.slice(a + 1)];
-  if (!(size(dims) <= MAX_IMPORT_ELEMENTS)) fail(`a folded constant of ${size(dims)} values is larger than sparsenn imports`);
+  if (!(size(dims) <= maxImportElements())) fail(`a folded constant of ${size(dims)} values is larger than sparsenn imports`);
   const map = new Int32Array(outer * idx.length * inner);
   let o = 0;
   for (let u = 0; u < outer; u++)

@@ -24,7 +24,8 @@ import { fusePatterns } from './fuse.js';
 import { converters } from './ops/index.js';
 import { decodeOnnx } from './proto.js';
 import type { OnnxModel, OnnxTensor, OnnxValueInfo } from './types.js';
-import { MAX_IMPORT_ELEMENTS, type Value } from './values.js';
+import { maxImportElements, withElementLimit, type Value } from './values.js';
+import { resolveLimits, type LoadLimits } from '../../limits.js';
 
 /**
  * The lowest and highest default-domain opset the importer accepts. Opsets 19-23 changed the
@@ -44,6 +45,8 @@ export interface ImportOnnxOptions {
    * shape is missing or has symbolic dims besides the batch.
    */
   inputShapes?: Record<string, readonly number[]>;
+  /** Caps for untrusted files (file size, graph size and nesting, value sizes); see LoadLimits. */
+  limits?: LoadLimits;
 }
 
 function fail(message: string): never {
@@ -159,10 +162,10 @@ function sampleShapeOf(info: OnnxValueInfo, opts: ImportOnnxOptions): number[] {
   });
 }
 
-function toModel(source: Uint8Array | ArrayBuffer | string | OnnxModel): OnnxModel {
-  if (typeof source === 'string') return decodeOnnx(readFileSync(source));
-  if (source instanceof Uint8Array) return decodeOnnx(source);
-  if (source instanceof ArrayBuffer) return decodeOnnx(new Uint8Array(source));
+function toModel(source: Uint8Array | ArrayBuffer | string | OnnxModel, limits: LoadLimits | undefined): OnnxModel {
+  if (typeof source === 'string') return decodeOnnx(readFileSync(source), limits);
+  if (source instanceof Uint8Array) return decodeOnnx(source, limits);
+  if (source instanceof ArrayBuffer) return decodeOnnx(new Uint8Array(source), limits);
   if (source && typeof source === 'object' && 'graph' in source) return source;
   throw new SparsennTypeError('ERR_TYPE', 'importOnnx needs the .onnx bytes (Uint8Array or ArrayBuffer), a file path, or a decoded OnnxModel');
 }
@@ -175,7 +178,12 @@ function toModel(source: Uint8Array | ArrayBuffer | string | OnnxModel): OnnxMod
  *   once), and nodes sparsenn cannot convert (the message names the node).
  */
 export function importOnnx(source: Uint8Array | ArrayBuffer | string | OnnxModel, opts: ImportOnnxOptions = {}): Graph {
-  const model = toModel(source);
+  const model = toModel(source, opts.limits);
+  const l = resolveLimits(opts.limits, 0);
+  return withElementLimit(l.maxValueElements, l.maxTotalValueElements, () => importModel(model, opts));
+}
+
+function importModel(model: OnnxModel, opts: ImportOnnxOptions): Graph {
   const opset = defaultOpset(model);
   const g = model.graph;
   const nodes: ImportNode[] = g.nodes.map((n, index) => ({ ...n, index }));
@@ -209,7 +217,7 @@ export function importOnnx(source: Uint8Array | ArrayBuffer | string | OnnxModel
   for (const info of inputs) {
     const shape = sampleShapeOf(info, opts);
     const count = shape.reduce((p, d) => p * d, 1);
-    if (count > MAX_IMPORT_ELEMENTS) fail(`graph input '${info.name}' has ${count} values per sample, more than sparsenn imports (${MAX_IMPORT_ELEMENTS})`);
+    if (count > maxImportElements()) fail(`graph input '${info.name}' has ${count} values per sample, more than sparsenn imports (${maxImportElements()})`);
     const ref = graph.input(ctx.uniqueName(sanitizeName(info.name, 'input')));
     const probe = new Tensor(new Float32Array(count), [...shape, 1]);
     env.set(info.name, { kind: 'act', ref, shape, probe });
@@ -257,5 +265,5 @@ export function importOnnx(source: Uint8Array | ArrayBuffer | string | OnnxModel
 /** importOnnx on a file read asynchronously. */
 export async function importOnnxFile(path: string, opts: ImportOnnxOptions = {}): Promise<Graph> {
   if (typeof path !== 'string') throw new SparsennTypeError('ERR_TYPE', 'importOnnxFile needs a file path');
-  return importOnnx(decodeOnnx(new Uint8Array(await readFile(path))), opts);
+  return importOnnx(decodeOnnx(new Uint8Array(await readFile(path)), opts.limits), opts);
 }

@@ -8,6 +8,7 @@
  * domain and version) are dropped on decoding.
  */
 import { FormatError } from '../../errors.js';
+import { checkLimit, resolveLimits, type LoadLimits } from '../../limits.js';
 import { dataTypeName, decodeRaw, encodeRaw, halfToFloat, intRange, isFloatType, rawElementSize, saturateInt32, bfloat16ToFloat } from './dtypes.js';
 import { ProtoReader, ProtoWriter, WireType, type Tag } from './protobuf.js';
 import {
@@ -25,6 +26,13 @@ import {
 
 /** Graphs nest through attributes (If / Loop bodies); deeper than this is garbage, not a model. */
 const MAX_DEPTH = 32;
+
+/** What one decode may still take: graph nesting and nodes in all graphs (limits.maxDepth / maxNodes). */
+interface Budget {
+  readonly maxDepth: number;
+  readonly maxNodes: number;
+  nodes: number;
+}
 
 // AttributeProto.AttributeType
 const ATTR = { FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, GRAPH: 5, FLOATS: 6, INTS: 7, STRINGS: 8 } as const;
@@ -56,9 +64,12 @@ const readUint64 = (r: ProtoReader): number => r.uint64();
  * @throws {FormatError} ERR_FORMAT on truncated or malformed bytes, external data, sparse
  *   initializers, or tensor / attribute types sparsenn does not read.
  */
-export function decodeOnnx(bytes: Uint8Array): OnnxModel {
+export function decodeOnnx(bytes: Uint8Array, limits?: LoadLimits): OnnxModel {
   if (!(bytes instanceof Uint8Array)) fail('decodeOnnx needs the file bytes as a Uint8Array');
   if (bytes.length === 0) fail('the file is empty');
+  const l = resolveLimits(limits, bytes.length);
+  checkLimit('the file size in bytes', bytes.length, l.maxFileBytes, 'maxFileBytes');
+  const budget: Budget = { maxDepth: l.maxDepth, maxNodes: l.maxNodes, nodes: 0 };
   const r = new ProtoReader(bytes, 'ModelProto');
   const model: OnnxModel = { irVersion: 0, opsetImports: [], producerName: '', producerVersion: '', graph: emptyGraph(), metadata: {} };
   let haveGraph = false;
@@ -79,7 +90,7 @@ export function decodeOnnx(bytes: Uint8Array): OnnxModel {
         break;
       case 7:
         r.expect(t, WireType.LEN, 'graph');
-        model.graph = decodeGraph(r.message('GraphProto'), 0);
+        model.graph = decodeGraph(r.message('GraphProto'), 0, budget);
         haveGraph = true;
         break;
       case 8:
@@ -137,15 +148,16 @@ function decodeStringPair(r: ProtoReader): [string, string] {
   return [key, value];
 }
 
-function decodeGraph(r: ProtoReader, depth: number): OnnxGraph {
-  if (depth > MAX_DEPTH) fail(`graphs nest deeper than ${MAX_DEPTH} levels`);
+function decodeGraph(r: ProtoReader, depth: number, b: Budget): OnnxGraph {
+  checkLimit('the nesting of graphs', depth, b.maxDepth, 'maxDepth');
   const g = emptyGraph();
   while (!r.done()) {
     const t = r.tag();
     switch (t.field) {
       case 1:
         r.expect(t, WireType.LEN, 'node');
-        g.nodes.push(decodeNode(r.message('NodeProto'), depth));
+        checkLimit('the number of nodes', ++b.nodes, b.maxNodes, 'maxNodes');
+        g.nodes.push(decodeNode(r.message('NodeProto'), depth, b));
         break;
       case 2:
         r.expect(t, WireType.LEN, 'name');
@@ -177,7 +189,7 @@ function decodeGraph(r: ProtoReader, depth: number): OnnxGraph {
   return g;
 }
 
-function decodeNode(r: ProtoReader, depth: number): OnnxNode {
+function decodeNode(r: ProtoReader, depth: number, b: Budget): OnnxNode {
   const node: OnnxNode = { name: '', opType: '', domain: '', inputs: [], outputs: [], attributes: [] };
   const unsupported: string[] = [];
   while (!r.done()) {
@@ -201,7 +213,7 @@ function decodeNode(r: ProtoReader, depth: number): OnnxNode {
         break;
       case 5: {
         r.expect(t, WireType.LEN, 'attribute');
-        const a = decodeAttribute(r.message('AttributeProto'), depth);
+        const a = decodeAttribute(r.message('AttributeProto'), depth, b);
         if ('unsupported' in a) unsupported.push(`'${a.name}' (${a.unsupported})`);
         else node.attributes.push(a);
         break;
@@ -220,7 +232,7 @@ function decodeNode(r: ProtoReader, depth: number): OnnxNode {
   return node;
 }
 
-function decodeAttribute(r: ProtoReader, depth: number): OnnxAttribute | { name: string; unsupported: string } {
+function decodeAttribute(r: ProtoReader, depth: number, b: Budget): OnnxAttribute | { name: string; unsupported: string } {
   let name = '';
   let type = 0;
   let f: number | undefined;
@@ -262,7 +274,7 @@ function decodeAttribute(r: ProtoReader, depth: number): OnnxAttribute | { name:
         break;
       case 6:
         r.expect(t, WireType.LEN, 'g');
-        graph = decodeGraph(r.message('GraphProto'), depth + 1);
+        graph = decodeGraph(r.message('GraphProto'), depth + 1, b);
         break;
       case 7:
         r.repeatedFloat32(t, 'floats', floats);

@@ -5,6 +5,7 @@
  * Layout rule: axis 0 of every graph input is the batch. An ONNX activation [N, d1, ..., dk] is
  * the sparsenn tensor [d1, ..., dk, N]; ONNX axis a >= 1 is sample axis a - 1.
  */
+import { LimitError } from '../../errors.js';
 import type { GraphValue } from '../../nn/graph.js';
 import type { Tensor } from '../../nn/tensor.js';
 
@@ -38,11 +39,43 @@ export interface ActValue {
 export type Value = ConstValue | ActValue;
 
 /**
- * The most elements one sample of an activation, or one folded constant, may have at import
- * (512 MiB of float32): a corrupt or hostile file must not make the importer allocate without
- * bound. Real models stay far below (a 4K RGB image is 2^24.6 values).
+ * The most elements one sample of an activation, or one folded constant, may have during the
+ * import in progress (limits.maxValueElements, default 2^27 = 512 MiB of float32): a corrupt
+ * or hostile file must not make the importer allocate without bound. Real models stay far
+ * below (a 4K RGB image is 2^24.6 values). importOnnx sets it for the (synchronous) import.
  */
-export const MAX_IMPORT_ELEMENTS = 2 ** 27;
+let elementLimit = 2 ** 27;
+/**
+ * Values shape inference may still compute in this import (limits.maxTotalValueElements).
+ * Each node's probe runs its module on one sample, so without a total a small file chaining
+ * many large nodes would cost minutes and gigabytes.
+ */
+let workTotal = 2 ** 30;
+let workLeft = workTotal;
+
+export function maxImportElements(): number {
+  return elementLimit;
+}
+
+/** Counts `n` values computed by shape inference against the import's total. */
+export function chargeImportWork(n: number): void {
+  workLeft -= n;
+  if (workLeft < 0)
+    throw new LimitError('ERR_LIMIT', `ONNX import: shape inference computes more than ${workTotal} values in all (raise limits.maxTotalValueElements to import this model)`);
+}
+
+/** Runs `fn` (synchronous) with the per-value limit `limit` and a fresh total of `total` values. */
+export function withElementLimit<T>(limit: number, total: number, fn: () => T): T {
+  const outer = [elementLimit, workTotal, workLeft] as const;
+  elementLimit = limit;
+  workTotal = total;
+  workLeft = total;
+  try {
+    return fn();
+  } finally {
+    [elementLimit, workTotal, workLeft] = outer;
+  }
+}
 
 export function size(dims: readonly number[]): number {
   let n = 1;

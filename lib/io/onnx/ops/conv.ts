@@ -8,7 +8,7 @@ import { Conv2d } from '../../../nn/layers/conv.js';
 import { ConvTranspose2d } from '../../../nn/layers/tensor-ops.js';
 import type { ImportContext, ImportNode } from '../context.js';
 import { ConstantPad } from '../../../nn/layers/axis.js';
-import { MAX_IMPORT_ELEMENTS, type ActValue, type ConstValue } from '../values.js';
+import { maxImportElements, type ActValue, type ConstValue } from '../values.js';
 import { reshapeAct, resolveAutoPad, symmetricPads, type Converter } from './common.js';
 
 interface ConvGeometry {
@@ -125,8 +125,8 @@ const convTranspose: Converter = (ctx, node, inputs) => {
   if (extra.some((e, i) => e < 0 || e >= Math.max(strides[i]!, dilations[i]!)))
     return ctx.fail(node, `padding [${pads.join(', ')}] with output_padding [${outputPadding.join(', ')}] cannot be expressed as PyTorch's padding and output_padding`);
   const outSize = inSize.map((d, i) => (d - 1) * strides[i]! - 2 * padding[i]! + dilations[i]! * (kernel[i]! - 1) + extra[i]! + 1);
-  if (!(m * outSize.reduce((p, d) => p * d, 1) <= MAX_IMPORT_ELEMENTS))
-    return ctx.fail(node, `its output [${m}, ${outSize.join(', ')}] would have more than ${MAX_IMPORT_ELEMENTS} values per sample`);
+  if (!(m * outSize.reduce((p, d) => p * d, 1) <= maxImportElements()))
+    return ctx.fail(node, `its output [${m}, ${outSize.join(', ')}] would have more than ${maxImportElements()} values per sample`);
   const layer = new ConvTranspose2d(c, m, as2d(kernel, 1), {
     stride: as2d(strides, 1),
     padding: as2d(padding, 0),

@@ -8,7 +8,7 @@ import { Linear } from '../../../nn/layers/linear.js';
 import { MatMulActs } from '../../../nn/layers/tensor-ops.js';
 import type { ImportContext, ImportNode } from '../context.js';
 import { AlongAxis } from '../../../nn/layers/axis.js';
-import { floatConst, MAX_IMPORT_ELEMENTS, size, type ActValue, type ConstValue } from '../values.js';
+import { floatConst, maxImportElements, size, type ActValue, type ConstValue } from '../values.js';
 import { onnxRank, reshapeAct, type Converter } from './common.js';
 
 /** A Linear with the given weight [out, in] and bias [out] (or none). */
@@ -101,7 +101,7 @@ const matMul: Converter = (ctx, node, inputs) => {
       `a product of two activations needs both of the same rank with at least 2 axes after the batch (numpy would otherwise broadcast the batch axis against another), got [N, ${x.shape.join(', ')}] and [N, ${y.shape.join(', ')}]`,
     );
   const out = x.shape.slice(0, -1).reduce((p, d) => p * d, 1) * y.shape[y.shape.length - 1]!;
-  if (!(out <= MAX_IMPORT_ELEMENTS)) return ctx.fail(node, `the product would have more than ${MAX_IMPORT_ELEMENTS} values per sample`);
+  if (!(out <= maxImportElements())) return ctx.fail(node, `the product would have more than ${maxImportElements()} values per sample`);
   return ctx.emit(node, new MatMulActs(), [x, y]);
 };
 

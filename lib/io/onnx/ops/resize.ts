@@ -6,7 +6,7 @@
 import { Resize } from '../../../nn/layers/tensor-ops.js';
 import type { CoordinateTransformationMode, NearestMode, ResizeMode } from '../../../nn/ops/resize.js';
 import type { ImportContext, ImportNode } from '../context.js';
-import { MAX_IMPORT_ELEMENTS, type ActValue, type ConstValue, type Value } from '../values.js';
+import { maxImportElements, type ActValue, type ConstValue, type Value } from '../values.js';
 import type { Converter } from './common.js';
 
 const CT_MODES: readonly string[] = ['half_pixel', 'pytorch_half_pixel', 'asymmetric', 'align_corners', 'tf_half_pixel_for_nn'];
@@ -19,7 +19,7 @@ function checkImage(ctx: ImportContext, node: ImportNode, x: ActValue): void {
 /** Rejects an output size no real model asks for before anything is allocated. */
 function checkOutput(ctx: ImportContext, node: ImportNode, x: ActValue, oh: number, ow: number): void {
   const n = x.shape[0]! * oh * ow;
-  if (!(n <= MAX_IMPORT_ELEMENTS)) ctx.fail(node, `the resized sample [${x.shape[0]}, ${oh}, ${ow}] would have more than ${MAX_IMPORT_ELEMENTS} values`);
+  if (!(n <= maxImportElements())) ctx.fail(node, `the resized sample [${x.shape[0]}, ${oh}, ${ow}] would have more than ${maxImportElements()} values`);
 }
 
 function modeOf(ctx: ImportContext, node: ImportNode): ResizeMode {

@@ -21,7 +21,7 @@ import {
   sliceConst,
   transposeConst,
 } from '../fold.js';
-import { floatConst, formatConst, intConst, MAX_IMPORT_ELEMENTS, size, type ActValue, type ConstValue, type Value } from '../values.js';
+import { floatConst, formatConst, intConst, maxImportElements, size, type ActValue, type ConstValue, type Value } from '../values.js';
 import { fold, onnxRank, reshapeAct, sampleAxisOf, scalarOf, type Converter } from './common.js';
 import { ConstantPad } from '../../../nn/layers/axis.js';
 
@@ -299,7 +299,10 @@ const expand: Converter = (ctx, node, inputs) => {
   const out = broadcastDims(x.shape, sampleTarget);
   if (!out) return ctx.fail(node, `[N, ${x.shape.join(', ')}] does not expand to ${formatConst(shape)}`);
   if (out.length === x.shape.length && out.every((d, i) => d === x.shape[i])) return x;
-  if (!(size(out) <= MAX_IMPORT_ELEMENTS)) return ctx.fail(node, `the expanded sample would have more than ${MAX_IMPORT_ELEMENTS} values`);
+  // Both the result and the zero constant that does the broadcast (the target alone can be huge
+  // when the result is empty: the loader fuzzer found [2^31 - 1, 1] against a 0-sized input).
+  if (!(size(out) <= maxImportElements()) || !(size(sampleTarget) <= maxImportElements()))
+    return ctx.fail(node, `the expanded sample would have more than ${maxImportElements()} values`);
   // Adding zeros of the target shape broadcasts x to it (and back-propagates by summing).
   return ctx.emit(node, new Elementwise('add', { constant: { data: new Float32Array(size(sampleTarget)), shape: sampleTarget } }), [x]);
 };
@@ -333,7 +336,7 @@ const pad: Converter = (ctx, node, inputs) => {
   const sample = [...pads.slice(1, r), ...pads.slice(r + 1)];
   if (sample.every((p) => p === 0)) return x;
   const padded = size(x.shape.map((d, i) => d + sample[i]! + sample[i + r - 1]!));
-  if (!(padded <= MAX_IMPORT_ELEMENTS)) return ctx.fail(node, `the padded sample would have ${padded} values, more than sparsenn imports`);
+  if (!(padded <= maxImportElements())) return ctx.fail(node, `the padded sample would have ${padded} values, more than sparsenn imports`);
   return ctx.emit(node, new ConstantPad(sample, value), [x]);
 };
 
@@ -398,7 +401,7 @@ const range: Converter = (ctx, node, inputs) => {
   const d = delta.data[0]!;
   if (d === 0) return ctx.fail(node, 'delta is 0');
   const n = Math.max(0, Math.ceil((limit.data[0]! - s) / d));
-  if (!(n <= MAX_IMPORT_ELEMENTS)) return ctx.fail(node, `the range has ${n} values, more than sparsenn imports`);
+  if (!(n <= maxImportElements())) return ctx.fail(node, `the range has ${n} values, more than sparsenn imports`);
   const values = Array.from({ length: n }, (_, i) => s + i * d);
   return start.float ? floatConst([n], values) : intConst([n], values);
 };
