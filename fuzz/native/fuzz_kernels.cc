@@ -9,7 +9,9 @@
 // Built and run by scripts/fuzz-native.sh (clang, -fsanitize=fuzzer,address,undefined).
 #include <fuzzer/FuzzedDataProvider.h>
 
+#include <algorithm>
 #include <cmath>
+#include <initializer_list>
 #include <cstdint>
 #include <cstdio>
 #include <vector>
@@ -68,6 +70,14 @@ Csr make_csr(FuzzedDataProvider& f, int64_t rows, int64_t cols) {
     default: break;
   }
   return m;
+}
+
+// Iterations of nested loops over these extents: an empty inner loop still costs the outer
+// ones, so a zero extent counts as 1 (a 2^30 x 0 output would otherwise pass as free).
+double loops(std::initializer_list<int64_t> extents) {
+  double t = 1;
+  for (int64_t e : extents) t *= static_cast<double>(std::max<int64_t>(e, 1));
+  return t;
 }
 
 [[noreturn]] void mismatch(const char* what, double got, double want) {
@@ -244,7 +254,7 @@ void fuzz_conv(FuzzedDataProvider& f) {
   auto a = prepare_conv(rows, cols, groups, g, m.ptr.data(), m.ptr.size(), m.col.data(), m.col.size(), m.val.data(), m.val.size());
   const int64_t n = f.ConsumeIntegralInRange<int64_t>(1, 5);
   if (static_cast<double>(g.c) * g.h * g.w * n + static_cast<double>(rows) * g.oh * g.ow * n > kMaxWork) return;
-  if (static_cast<double>(m.col.size()) * g.oh * g.ow * n > kMaxWork) return;
+  if (loops({static_cast<int64_t>(m.col.size()), g.oh, g.ow, n}) > kMaxWork || loops({rows, g.oh, g.ow, n}) > kMaxWork) return;
   std::vector<float> x = floats(f, g.c * g.h * g.w * n), y(rows * g.oh * g.ow * n);
   a->multiply(x.data(), n, y.data(), Epilogue{nullptr, false});
   const int64_t per_group = rows / groups, cin = g.c / groups, plane = g.oh * g.ow * n;
@@ -271,7 +281,7 @@ void fuzz_im2col(FuzzedDataProvider& f) {
   check_conv_geometry(g);
   const double in = static_cast<double>(g.c) * g.h * g.w * g.n, out = static_cast<double>(g.c) * g.kh * g.kw * g.oh * g.ow * g.n;
   // The reference loops also run over channels, taps and positions when n is 0.
-  if (in + out > kMaxWork || static_cast<double>(g.c) * g.kh * g.kw * g.oh * g.ow > kMaxWork) return;
+  if (in + out > kMaxWork || loops({g.c, g.kh, g.kw, g.oh, g.ow, g.n}) > kMaxWork) return;
   std::vector<float> x = floats(f, static_cast<size_t>(in)), col(static_cast<size_t>(out));
   const int64_t o0 = f.ConsumeIntegralInRange<int64_t>(0, g.oh), o1 = f.ConsumeIntegralInRange<int64_t>(o0, g.oh);
   im2col_rows(x.data(), g, o0, o1, col.data());
@@ -297,7 +307,7 @@ void fuzz_pool(FuzzedDataProvider& f) {
   const double in = static_cast<double>(g.c) * g.h * g.w * g.n, out = static_cast<double>(g.c) * g.oh * g.ow * g.n;
   // Each output scans its window clipped to the image (both the kernel and the reference).
   const double window = static_cast<double>(std::min(g.kh, g.h)) * std::min(g.kw, g.w);
-  if (in + out > kMaxWork || static_cast<double>(g.c) * g.oh * g.ow * std::max<int64_t>(g.n, 1) * (window + 1) > kMaxWork) return;
+  if (in + out > kMaxWork || loops({g.c, g.oh, g.ow, g.n}) * (window + 1) > kMaxWork) return;
   std::vector<float> x = floats(f, static_cast<size_t>(in)), y(static_cast<size_t>(out));
   std::vector<int32_t> arg(static_cast<size_t>(out));
   max_pool_forward(x.data(), g, y.data(), f.ConsumeBool() ? arg.data() : nullptr);
