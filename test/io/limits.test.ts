@@ -84,6 +84,11 @@ describe('LoadLimits', () => {
     expect(expectThrows(() => importOnnx(bytes), FormatError, 'ERR_FORMAT').message).toMatch(/Expand.*more than 134217728 values/);
   });
 
+  it('an ONNX file the fuzzer found in CI (Expand to a negative dimension) is a typed error, not a RangeError', () => {
+    const bytes = new Uint8Array(readFileSync(join(__dirname, '..', 'fixtures', 'fuzz', 'onnx-expand-negative-dim.onnx')));
+    expect(expectThrows(() => importOnnx(bytes), FormatError, 'ERR_FORMAT').message).toMatch(/Expand/);
+  });
+
   it('bad limits are a type error', () => {
     const bytes = encodeSpnn(deep);
     expect(() => decodeSpnn(bytes, { limits: { maxDepth: -1 } })).toThrow(/limits\.maxDepth must be a non-negative number/);

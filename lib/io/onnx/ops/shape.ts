@@ -296,6 +296,8 @@ const expand: Converter = (ctx, node, inputs) => {
     if ((t.length === r ? k[i + 1] : k[i]) !== 0) return ctx.fail(node, `the shape ${formatConst(shape)} moves the batch size`);
     return d;
   });
+  // Dims are sizes: a negative one would make a negative constant size below (found by the fuzzer).
+  if (sampleTarget.some((d) => !Number.isInteger(d) || d < 0)) return ctx.fail(node, `the shape ${formatConst(shape)} has a dimension that is not a non-negative integer`);
   const out = broadcastDims(x.shape, sampleTarget);
   if (!out) return ctx.fail(node, `[N, ${x.shape.join(', ')}] does not expand to ${formatConst(shape)}`);
   if (out.length === x.shape.length && out.every((d, i) => d === x.shape[i])) return x;
