@@ -5,8 +5,18 @@
   # x86-64 CPU. NEON kernels are built when the target is arm64.
   # -fno-math-errno -fno-trapping-math: nothing reads errno or FP exception flags, and without
   # them GCC keeps a branch for every float min/max/select, so element-wise loops do not vectorise.
+  # sparsenn_sanitize=1 (`node-gyp rebuild -- -Dsparsenn_sanitize=1`, as
+  # scripts/test-addon-sanitized.sh does in a separate folder) builds the addon with ASan and
+  # UBSan; such a build loads only into a node started with libasan preloaded.
   "variables": {
     "sparsenn_common_cflags": ["-O3", "-std=c++17", "-fPIC", "-fno-math-errno", "-fno-trapping-math", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+    "sparsenn_sanitize%": "0",
+    # SPARSENN_CUDA=1 (npm run build:cuda) adds the CUDA backend: native/cuda/*.cu compiled by
+    # nvcc from CUDA_HOME (default /usr/local/cuda), the static CUDA runtime linked in.
+    "sparsenn_cuda%": "<!(node -p \"process.env.SPARSENN_CUDA === '1' ? 1 : 0\")",
+    "sparsenn_cuda_home%": "<!(node -p \"process.env.CUDA_HOME || process.env.CUDA_PATH || '/usr/local/cuda'\")",
+    "sparsenn_cuda_gencode": ["-gencode", "arch=compute_75,code=sm_75", "-gencode", "arch=compute_80,code=sm_80", "-gencode", "arch=compute_90,code=sm_90", "-gencode", "arch=compute_90,code=compute_90"],
+    "sparsenn_sanitize_flags": ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer", "-g", "-O1"],
   },
   "target_defaults": {
     "include_dirs": ["native", "<!(node -p \"require('node-addon-api').include_dir\")"],
@@ -19,7 +29,13 @@
       "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
       "OTHER_CPLUSPLUSFLAGS": ["-O3"]
     },
-    "msvs_settings": {"VCCLCompilerTool": {"ExceptionHandling": 1}}
+    "msvs_settings": {"VCCLCompilerTool": {"ExceptionHandling": 1}},
+    "conditions": [
+      ["sparsenn_sanitize==1", {
+        "cflags_cc": ["<@(sparsenn_sanitize_flags)"],
+        "ldflags": ["<@(sparsenn_sanitize_flags)"]
+      }]
+    ]
   },
   "targets": [
     {
@@ -53,7 +69,29 @@
       ],
       "conditions": [
         ["target_arch=='x64'", {"dependencies": ["sparsenn_avx2", "sparsenn_avx512"]}],
-        ["target_arch=='arm64'", {"dependencies": ["sparsenn_neon"]}]
+        ["target_arch=='arm64'", {"dependencies": ["sparsenn_neon"]}],
+        ["sparsenn_cuda==1", {
+          "sources": [
+            "native/binding/cuda.cc",
+            "native/cuda/plan.cc",
+            "native/cuda/device.cu",
+            "native/cuda/csr_spmm.cu",
+            "native/cuda/gemm.cu"
+          ],
+          "rules": [{
+            "rule_name": "nvcc",
+            "extension": "cu",
+            "inputs": ["<(RULE_INPUT_PATH)"],
+            "outputs": ["<(INTERMEDIATE_DIR)/<(RULE_INPUT_ROOT).o"],
+            "action": ["<(sparsenn_cuda_home)/bin/nvcc", "-std=c++17", "-O3", "-Xcompiler", "-fPIC", "-I<(module_root_dir)/native",
+                       "<@(sparsenn_cuda_gencode)", "-c", "<(RULE_INPUT_PATH)", "-o", "<(INTERMEDIATE_DIR)/<(RULE_INPUT_ROOT).o"],
+            "message": "NVCC <(RULE_INPUT_PATH)",
+            "process_outputs_as_sources": 1
+          }],
+          "libraries": ["<(sparsenn_cuda_home)/lib64/libcudart_static.a", "-ldl", "-lrt", "-lpthread"]
+        }, {
+          "sources": ["native/binding/cuda_off.cc"]
+        }]
       ]
     }
   ],

@@ -22,6 +22,7 @@ export type ErrorCode =
   | 'ERR_CLOSED' // a serving pool (or session) was closed
   | 'ERR_WORKER' // a worker thread failed or exited while running a request
   | 'ERR_LIMIT' // an untrusted input exceeds a configured limit (size, tensor size, depth)
+  | 'ERR_CUDA' // the CUDA backend failed (no device, out of device memory, a failed launch)
   | 'ERR_INTERNAL'; // a bug: please report it
 
 export class SparsennError extends Error {
@@ -64,6 +65,7 @@ const classes: Record<ErrorCode, new (code: ErrorCode, message: string) => Spars
   ERR_CLOSED: ServeError,
   ERR_WORKER: ServeError,
   ERR_LIMIT: LimitError,
+  ERR_CUDA: NativeError,
   ERR_INTERNAL: NativeError,
 };
 

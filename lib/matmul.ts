@@ -40,7 +40,20 @@ function checkOperand(a: unknown, what: string): MatrixBase {
   return a;
 }
 
+function checkOptions(opts: unknown): void {
+  if (opts === null || typeof opts !== 'object') throw new SparsennTypeError('ERR_TYPE', `options must be an object, got ${opts === null ? 'null' : typeof opts}`);
+}
+
+/**
+ * A private copy for an async call (the snapshot rule's first half). An empty array is made
+ * afresh: slice() throws on a detached buffer, and an empty input may legitimately be detached.
+ */
+function snapshot(a: Float32Array): Float32Array {
+  return a.length === 0 ? new Float32Array(0) : a.slice();
+}
+
 function matmulArgs(a: AnyMatrix, x: Float32Array, n: number, opts: MatmulOptions) {
+  checkOptions(opts);
   const m = checkOperand(a, 'a');
   checkFloat32(x, 'x');
   checkCount(n, 'n', 0, MAX_DIM);
@@ -67,7 +80,7 @@ export function matmul(a: AnyMatrix, x: Float32Array, n: number, opts: MatmulOpt
 export async function matmulAsync(a: AnyMatrix, x: Float32Array, n: number, opts: MatmulOptions = {}): Promise<Float32Array> {
   const [h, xs, count, bias, relu, out] = matmulArgs(a, x, n, opts);
   if (out) checkNoOverlap(out, [xs, bias], 'out');
-  return settleInto(native.matmulAsync(h, xs.slice(), count, bias?.slice() ?? null, relu), out);
+  return settleInto(native.matmulAsync(h, snapshot(xs), count, bias ? snapshot(bias) : null, relu), out);
 }
 
 /** The snapshot rule's second half: the result lands in `out` on the JS thread, if `out` is still there. */
@@ -76,7 +89,7 @@ async function settleInto(result: Promise<Float32Array>, out: Float32Array | und
   const y = await result;
   if (out === undefined) return y;
   if (out.length !== length) throw new NativeError('ERR_DETACHED', 'out was transferred or detached while the product ran; the result was not written');
-  out.set(y);
+  if (y.length > 0) out.set(y); // an empty out may be detached: nothing to write
   return out;
 }
 
@@ -103,14 +116,16 @@ function transposedArgs(a: CsrMatrix | NmMatrix, x: Float32Array, n: number, out
  * backward pass of a sparse layer with respect to its input.
  */
 export function matmulTransposed(a: CsrMatrix | NmMatrix, x: Float32Array, n: number, opts: { out?: Float32Array } = {}): Float32Array {
+  checkOptions(opts);
   return native.matmulTransposed(...transposedArgs(a, x, n, opts.out));
 }
 
 /** {@link matmulTransposed} off the event loop. */
 export async function matmulTransposedAsync(a: CsrMatrix | NmMatrix, x: Float32Array, n: number, opts: { out?: Float32Array } = {}): Promise<Float32Array> {
+  checkOptions(opts);
   const [h, xs, count, out] = transposedArgs(a, x, n, opts.out);
   if (out) checkNoOverlap(out, [xs], 'out');
-  return settleInto(native.matmulTransposedAsync(h, xs.slice(), count), out);
+  return settleInto(native.matmulTransposedAsync(h, snapshot(xs), count), out);
 }
 
 function sddmmArgs(pattern: CsrMatrix, a: Float32Array, b: Float32Array, n: number) {
@@ -138,5 +153,5 @@ export function sddmm(pattern: CsrMatrix, a: Float32Array, b: Float32Array, n: n
 /** {@link sddmm} off the event loop. */
 export async function sddmmAsync(pattern: CsrMatrix, a: Float32Array, b: Float32Array, n: number): Promise<CsrMatrix> {
   const [p, h, as, bs, count] = sddmmArgs(pattern, a, b, n);
-  return p.withValues(await native.sddmmAsync(h, as.slice(), bs.slice(), count));
+  return p.withValues(await native.sddmmAsync(h, snapshot(as), snapshot(bs), count));
 }

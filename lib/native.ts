@@ -4,7 +4,7 @@
  */
 import { createRequire } from 'node:module';
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { errorFromCode, NativeError } from './errors.js';
 
@@ -41,8 +41,35 @@ export interface Capabilities {
   threads: number;
   hardwareThreads: number;
   arch: string;
-  /** Whether this build has the CUDA path (not yet). */
-  cuda: boolean;
+  /** The CUDA backend: whether this build has it and whether a GPU can run it now. */
+  cuda: CudaCapabilities;
+}
+
+export interface CudaCapabilities {
+  /** This build includes the CUDA backend (built with SPARSENN_CUDA=1 / npm run build:cuda). */
+  compiled: boolean;
+  /** A CUDA device is usable now (compiled, a driver, a GPU). */
+  available: boolean;
+  /** Why not available (null when available). */
+  reason: string | null;
+  /** The GPU's name, e.g. 'NVIDIA H100 80GB HBM3'. */
+  device: string | null;
+  /** e.g. '9.0'. */
+  computeCapability: string | null;
+  memoryBytes: number | null;
+  /** CUDA runtime and driver versions as integers (13000 = 13.0; driver 0 = no driver). */
+  runtimeVersion: number | null;
+  driverVersion: number | null;
+}
+
+/** The device-side layer chain of a CUDA build (native/cuda/cuda_api.h Plan). */
+export interface NativeCudaPlan {
+  addCsr(rows: number, cols: number, rowPtr: Int32Array, colIdx: Int32Array, values: Float32Array, bias: Float32Array | null, relu: boolean): void;
+  addDense(rows: number, cols: number, values: Float32Array, bias: Float32Array | null, relu: boolean): void;
+  run(x: Float32Array, n: number, out: Float32Array): Float32Array;
+  runAsync(x: Float32Array, n: number, out: Float32Array): Promise<Float32Array>;
+  dispose(): void;
+  info(): { layers: number; inFeatures: number; outFeatures: number };
 }
 
 export interface KernelInfo {
@@ -133,6 +160,9 @@ export interface NativeAddon {
   setThreads(n: number): void;
   getThreads(): number;
   capabilities(): Capabilities;
+  /** CUDA builds only. */
+  CudaPlan?: new () => NativeCudaPlan;
+  cudaBytesInUse?(): number;
   listKernels(): KernelInfo[];
 }
 
@@ -157,14 +187,21 @@ function packageRoot(): string {
 function load(): NativeAddon {
   const root = packageRoot();
   const require = createRequire(join(root, 'package.json'));
+  // SPARSENN_ADDON names a specific build to load instead (the sanitizer build of
+  // scripts/test-addon-sanitized.sh); otherwise node-gyp-build picks build/ or prebuilds/.
+  const override = process.env.SPARSENN_ADDON;
   let addon: NativeAddon;
   try {
-    const nodeGypBuild = require('node-gyp-build') as (dir: string) => unknown;
-    addon = nodeGypBuild(root) as NativeAddon;
+    if (override) {
+      addon = require(resolve(override)) as NativeAddon;
+    } else {
+      const nodeGypBuild = require('node-gyp-build') as (dir: string) => unknown;
+      addon = nodeGypBuild(root) as NativeAddon;
+    }
   } catch (cause) {
     const err = new NativeError(
       'ERR_NATIVE_LOAD',
-      `sparsenn: the native addon could not be loaded from ${root} (${(cause as Error).message}). ` +
+      `sparsenn: the native addon could not be loaded from ${override ? resolve(override) : root} (${(cause as Error).message}). ` +
         'Build it with `npm rebuild sparsenn` (needs python3, make and a C++17 compiler) ' +
         'or install on a platform with a prebuild (`npm run prebuild` makes them).',
     );

@@ -2,6 +2,7 @@
 #include <napi.h>
 
 #include "binding/addon_data.h"
+#include "binding/cuda.h"
 #include "binding/exports.h"
 #include "binding/matrix_handle.h"
 
@@ -55,6 +56,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"listKernels", ListKernels},
   };
   for (const auto& f : functions) exports.Set(f.name, Napi::Function::New(env, f.fn, f.name));
+  RegisterCuda(env, exports);
   return exports;
 }
 

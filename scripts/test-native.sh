@@ -16,6 +16,8 @@
 #   RUNNER       command prefix to run the binary (scripts/test-neon.sh sets a qemu one)
 #   OPT          optimisation flag (default -O2)
 #   KERNEL_TEST_SEED  seed for the driver's pseudo-random cases
+#   DISTINCT_RUNS_ONLY=1  skip the runs that repeat the default run's code paths (the forced
+#                run of the best ISA and the fallback run); scripts/valgrind-native.sh sets it
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -73,6 +75,7 @@ if [[ -n "$SANITIZERS" ]]; then
   export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}"
   export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 fi
+[[ "$OPT" != -O2 ]] && VARIANT="$VARIANT$OPT"   # e.g. x64-O1 (scripts/valgrind-native.sh)
 BUILD="native/test/build/$VARIANT"
 BIN="$BUILD/kernel_test"
 mkdir -p "$BUILD"
@@ -166,10 +169,14 @@ echo
 echo "== ISAs compiled in and supported here: $SUPPORTED"
 
 run_driver "all kernels of every supported ISA, prepared path with the default ISA" ""
+BEST_ISA="${SUPPORTED##* }"  # the default run's ISA: the driver lists supported ISAs best last
 for isa in $SUPPORTED; do
+  if [[ "${DISTINCT_RUNS_ONLY:-0}" == 1 && "$isa" == "$BEST_ISA" ]]; then continue; fi
   run_driver "prepared path with SPARSENN_ISA=$isa" "$isa" --prepared-only
 done
-run_driver "unusable SPARSENN_ISA falls back to the best ISA" bogus --prepared-only
+if [[ "${DISTINCT_RUNS_ONLY:-0}" != 1 ]]; then
+  run_driver "unusable SPARSENN_ISA falls back to the best ISA" bogus --prepared-only
+fi
 
 echo
 echo "== summary ($BIN${RUN[*]:+, run with ${RUN[*]}})"

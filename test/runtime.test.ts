@@ -56,7 +56,11 @@ describe('capabilities()', () => {
     expect(Number.isInteger(caps.threads) && caps.threads >= 1).toBe(true);
     expect(Number.isInteger(caps.hardwareThreads) && caps.hardwareThreads >= 1).toBe(true);
     expect(['x64', 'arm64', 'other']).toContain(caps.arch);
-    expect(caps.cuda).toBe(false);
+    expect(typeof caps.cuda.compiled).toBe('boolean');
+    expect(typeof caps.cuda.available).toBe('boolean');
+    // Available implies compiled; unavailable always says why.
+    if (caps.cuda.available) expect(caps.cuda.compiled).toBe(true);
+    else expect(caps.cuda.reason).toMatch(/\w/);
   });
 
   it('is consistent: the ISA in use is supported, and the features agree', () => {

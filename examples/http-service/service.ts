@@ -64,18 +64,34 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   const byStatus = new Map<number, number>();
   let closing = false;
 
+  const tooLarge = (): HttpError => new HttpError(413, `the body is over ${maxBody} bytes (at most ${maxSamples} samples per request)`);
   const readBody = (req: IncomingMessage): Promise<Buffer> =>
     new Promise((resolve, reject) => {
+      // With a Content-Length the body goes straight into one buffer of that size (no chunk
+      // list and concatenation: a busy server's garbage is mostly request bodies).
+      const declared = Number(req.headers['content-length']);
+      if (Number.isSafeInteger(declared) && declared > maxBody) {
+        reject(tooLarge());
+        req.resume();
+        return;
+      }
+      const whole = Number.isSafeInteger(declared) && declared >= 0 ? Buffer.allocUnsafe(declared) : null;
       const chunks: Buffer[] = [];
       let size = 0;
       req.on('data', (c: Buffer) => {
-        size += c.length;
-        if (size > maxBody) {
-          reject(new HttpError(413, `the body is over ${maxBody} bytes (at most ${maxSamples} samples per request)`));
+        if (size + c.length > (whole ? whole.length : maxBody)) {
+          reject(whole ? new HttpError(400, `the body is longer than its Content-Length (${declared})`) : tooLarge());
           req.destroy();
-        } else chunks.push(c);
+          return;
+        }
+        if (whole) c.copy(whole, size);
+        else chunks.push(c);
+        size += c.length;
       });
-      req.on('end', () => resolve(Buffer.concat(chunks)));
+      req.on('end', () => {
+        if (whole && size !== whole.length) reject(new HttpError(400, `the body has ${size} bytes, its Content-Length says ${declared}`));
+        else resolve(whole ?? Buffer.concat(chunks));
+      });
       req.on('error', reject);
     });
 
@@ -83,8 +99,11 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   const parseSamples = (body: Buffer, binary: boolean): { flat: Float32Array; k: number } => {
     if (binary) {
       if (body.length === 0 || body.length % (inSize * 4) !== 0) throw new HttpError(400, `a binary body must hold whole samples of ${inSize} float32 values (${inSize * 4} bytes each); got ${body.length} bytes`);
-      const flat = new Float32Array(body.length / 4);
-      new Uint8Array(flat.buffer).set(body);
+      // A body in a buffer of its own (see readBody) is viewed in place; one at an odd offset is copied.
+      const flat =
+        body.byteOffset % 4 === 0 && body.byteLength === body.buffer.byteLength
+          ? new Float32Array(body.buffer, body.byteOffset, body.length / 4)
+          : new Float32Array(new Uint8Array(body).buffer);
       return { flat, k: flat.length / inSize };
     }
     let json: unknown;
@@ -121,16 +140,19 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     res.off('close', onClose);
     const outSizes = pool.outputs.map((o) => o.shape.reduce((a, b) => a * b, 1));
     if (binary) {
-      // Sample by sample, each sample's outputs in order.
-      const total = outSizes.reduce((a, b) => a + b, 0);
-      const out = new Float32Array(k * total);
-      for (let j = 0, at = 0; j < k; j++)
-        pool.outputs.forEach((o, i) => {
-          out.set(result[o.name]!.subarray(j * outSizes[i]!, (j + 1) * outSizes[i]!), at);
-          at += outSizes[i]!;
-        });
+      // Sample by sample, each sample's outputs in order (a single output already is).
+      let out: Float32Array;
+      if (pool.outputs.length === 1) out = result[pool.outputs[0]!.name]!;
+      else {
+        out = new Float32Array(k * outSizes.reduce((a, b) => a + b, 0));
+        for (let j = 0, at = 0; j < k; j++)
+          pool.outputs.forEach((o, i) => {
+            out.set(result[o.name]!.subarray(j * outSizes[i]!, (j + 1) * outSizes[i]!), at);
+            at += outSizes[i]!;
+          });
+      }
       res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': out.byteLength });
-      res.end(new Uint8Array(out.buffer));
+      res.end(new Uint8Array(out.buffer, out.byteOffset, out.byteLength));
     } else {
       const outputs = Object.fromEntries(
         pool.outputs.map((o, i) => [o.name, Array.from({ length: k }, (_, j) => Array.from(result[o.name]!.subarray(j * outSizes[i]!, (j + 1) * outSizes[i]!)))]),

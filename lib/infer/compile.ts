@@ -20,6 +20,7 @@ import { InferenceSession, type SessionValue } from './session.js';
 import { AddStep, ConcatStep, GeluStep, MaxPoolStep, ModuleStep, ProductStep, ReluStep, type Step } from './steps.js';
 import { defaultCachePath, KernelTimer, type TimingCache } from './timing.js';
 import { checkSampleShapes, inputNames, traceModel, type TracedModel } from './trace.js';
+import { buildCudaPlan, CudaChainStep, cudaChainOf } from './cuda.js';
 
 export interface CompileOptions {
   /** One sample's input shape without the batch (one per input of a multi-input Graph). */
@@ -36,6 +37,15 @@ export interface CompileOptions {
   timingCache?: TimingCache;
   /** Remove units that cannot reach an output or that no input reaches (default true). */
   removeDeadUnits?: boolean;
+  /**
+   * 'cpu' (default), or 'cuda': run the model on the GPU of a CUDA build (chains of Linear
+   * layers with ReLU so far). When that cannot be (a build without CUDA, no GPU now, a layer
+   * with no CUDA kernel) the session is compiled for the CPU and `onWarning` says why;
+   * session.plan().device tells where it runs.
+   */
+  device?: 'cpu' | 'cuda';
+  /** Receives the reason a 'cuda' session fell back to the CPU (default: process.emitWarning). */
+  onWarning?: (message: string) => void;
 }
 
 function privateCopy(model: Module): Module {
@@ -208,6 +218,41 @@ export function compile(model: Module, opts: CompileOptions): InferenceSession {
   const inputIndex = new Map(traced.inputs.map((inp, i) => [inp.value, i]));
   const inputOf = traced.values.map((v) => inputIndex.get(root[v.id]!) ?? -1);
 
+  const device = opts.device ?? 'cpu';
+  if (device !== 'cpu' && device !== 'cuda') throw new IndexRangeError('ERR_RANGE', `device must be 'cpu' or 'cuda', got ${JSON.stringify(device)}`);
+  if (opts.onWarning !== undefined && typeof opts.onWarning !== 'function') throw new SparsennTypeError('ERR_TYPE', 'onWarning must be a function');
+  const io = (list: ReadonlyArray<{ name: string; value: number }>): SessionValue[] => list.map((x) => ({ name: x.name, value: x.value, shape: traced.values[x.value]!.shape }));
+  const inputs = io(traced.inputs);
+  const outputs = io(traced.outputs);
+  const base = {
+    inputs: inputs.map((i) => ({ name: i.name, shape: [...i.shape] })),
+    outputs: outputs.map((o) => ({ name: o.name, shape: [...o.shape] })),
+    batchSizes,
+    removedUnits,
+    foldedUnits,
+    isa: capabilities().isa,
+    threads: getThreads(),
+  };
+  let deviceNote: string | null = null;
+  if (device === 'cuda') {
+    const cuda = capabilities().cuda;
+    const chain = cuda.available ? cudaChainOf(ops, inputs.map((i) => i.value), outputs.map((o) => o.value)) : (cuda.reason ?? 'no CUDA device');
+    if (typeof chain !== 'string') {
+      const { plan, formats } = buildCudaPlan(chain);
+      const layers: PlanLayer[] = chain.layers.map((l, i) => {
+        let nnz = 0;
+        for (const v of l.weight) if (v !== 0) nnz++;
+        const format = `cuda ${formats[i]!}`;
+        return { name: l.name, fused: l.fused, kind: 'linear', rows: l.rows, cols: l.cols, groups: 1, nnz, density: nnz / Math.max(1, l.weight.length), positions: 1, formats: Object.fromEntries(batchSizes.map((b) => [String(b), format])), timings: {}, reason: 'forced' };
+      });
+      const report: PlanReport = { ...base, layers, steps: [`cuda chain ${chain.layers.map((l) => l.name).join(' → ')}`], device: 'cuda', deviceNote: null };
+      return new InferenceSession({ inputs, outputs, steps: [new CudaChainStep(plan, chain.input, chain.output)], slotOf, slotSizes, valueSizes, inputOf, batchSizes, kernels: [], release: [() => plan.dispose()], report });
+    }
+    deviceNote = `device 'cuda' was asked for but the session runs on the CPU: ${chain}`;
+    if (opts.onWarning) opts.onWarning(deviceNote);
+    else process.emitWarning(deviceNote, { code: 'SPARSENN_CUDA_FALLBACK' });
+  }
+
   const timer = new KernelTimer(opts.timingCache === undefined ? defaultCachePath() : opts.timingCache);
   const kernels: LayerKernel[] = [];
   const layers: PlanLayer[] = [];
@@ -258,19 +303,6 @@ export function compile(model: Module, opts: CompileOptions): InferenceSession {
   } finally {
     timer.save();
   }
-  const io = (list: ReadonlyArray<{ name: string; value: number }>): SessionValue[] => list.map((x) => ({ name: x.name, value: x.value, shape: shapeOf(x.value) }));
-  const inputs = io(traced.inputs);
-  const outputs = io(traced.outputs);
-  const report: PlanReport = {
-    inputs: inputs.map((i) => ({ name: i.name, shape: [...i.shape] })),
-    outputs: outputs.map((o) => ({ name: o.name, shape: [...o.shape] })),
-    batchSizes,
-    layers,
-    steps: stepNames,
-    removedUnits,
-    foldedUnits,
-    isa: capabilities().isa,
-    threads: getThreads(),
-  };
-  return new InferenceSession({ inputs, outputs, steps, slotOf, slotSizes, valueSizes, inputOf, batchSizes, kernels, report });
+  const report: PlanReport = { ...base, layers, steps: stepNames, device: 'cpu', deviceNote };
+  return new InferenceSession({ inputs, outputs, steps, slotOf, slotSizes, valueSizes, inputOf, batchSizes, kernels, release: [], report });
 }

@@ -43,7 +43,14 @@ export function parseSessionInputs(inputs: SessionInputs, spec: readonly ValueSp
     const batch = t.shape[t.shape.length - 1]!;
     if (n >= 0 && batch !== n) throw new ShapeError('ERR_SHAPE', `all inputs need the same batch size; '${s.name}' has ${batch}, an earlier input ${n}`);
     n = batch;
-    return t.data;
+    // A tensor's data can be swapped or its buffer transferred after it was made: check it here,
+    // where every step (native or not) will read it.
+    const data: unknown = t.data;
+    if (!(data instanceof Float32Array)) throw new SparsennTypeError('ERR_TYPE', `input '${s.name}' holds a ${data === null ? 'null' : (data as object)?.constructor?.name ?? typeof data} where a Float32Array is expected`);
+    const size = t.shape.reduce((a, b) => a * b, 1);
+    if (data.length !== size)
+      throw new ShapeError('ERR_SHAPE', `input '${s.name}' has shape [${t.shape.join(', ')}] (${size} floats) but its data holds ${data.length}${data.length === 0 ? ' (was its buffer transferred?)' : ''}`);
+    return data;
   });
   return { arrays, n };
 }

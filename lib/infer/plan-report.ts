@@ -35,6 +35,10 @@ export interface PlanReport {
   /** The ISA and thread count the timings were taken with. */
   isa: string;
   threads: number;
+  /** Where the session runs ('cuda': one device plan of the whole chain). */
+  device: 'cpu' | 'cuda';
+  /** Why a session asked for 'cuda' runs on the CPU (null otherwise). */
+  deviceNote: string | null;
 }
 
 function pad(s: string, w: number): string {
@@ -60,6 +64,7 @@ export function formatPlan(r: PlanReport): string {
   const out = [line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)];
   const removed = Object.entries(r.removedUnits).filter(([, v]) => v.length > 0);
   if (removed.length > 0) out.push('', `removed units: ${removed.map(([k, v]) => `${k} ${v.length}`).join(', ')}`);
-  out.push('', `steps: ${r.steps.join(' -> ')}`, `timed on ${r.isa}, ${r.threads} thread(s)`);
+  out.push('', `steps: ${r.steps.join(' -> ')}`, r.device === 'cuda' ? 'runs on the CUDA device' : `timed on ${r.isa}, ${r.threads} thread(s)`);
+  if (r.deviceNote) out.push(r.deviceNote);
   return out.join('\n');
 }

@@ -32,6 +32,8 @@ export interface SessionParts {
   readonly inputOf: readonly number[];
   readonly batchSizes: readonly number[];
   readonly kernels: readonly LayerKernel[];
+  /** Other native resources to free on dispose() (a CUDA plan's device memory). */
+  readonly release: ReadonlyArray<() => void>;
   readonly report: PlanReport;
 }
 
@@ -103,6 +105,11 @@ export class InferenceSession {
     return this.#parts.outputs.map((o) => ({ name: o.name, shape: [...o.shape] }));
   }
 
+  /** Where the session runs: 'cuda' for a device plan, else 'cpu' (see plan().deviceNote). */
+  get device(): 'cpu' | 'cuda' {
+    return this.#parts.report.device;
+  }
+
   /** Runs the plan on the calling thread (products use the native thread pool). */
   run(inputs: SessionInputs): Record<string, Tensor> {
     const { arrays, n } = this.#inputs(inputs);
@@ -149,6 +156,7 @@ export class InferenceSession {
     if (this.#disposed) return;
     this.#disposed = true;
     for (const k of this.#parts.kernels) k.dispose();
+    for (const r of this.#parts.release) r();
     this.#pool.clear();
   }
 

@@ -110,7 +110,8 @@ export function loadModelSync(path: string): Module {
 /** Rebuilds a model from the bytes of a file saved by saveModel(); `limits` caps untrusted files. */
 export function decodeModel(bytes: Uint8Array, limits?: LoadLimits): Module {
   if (bytes instanceof Uint8Array) checkLimit('the file size in bytes', bytes.length, resolveLimits(limits, bytes.length).maxFileBytes, 'maxFileBytes');
-  return build(decodeSafetensors(bytes), limits);
+  // The architecture may allocate no more than the file's element budget.
+  return build(decodeSafetensors(bytes), { ...limits, maxElements: resolveLimits(limits, bytes.length).maxElements });
 }
 
 /** Loads weights (and masks) from a safetensors file into an existing model. */

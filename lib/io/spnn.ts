@@ -508,7 +508,9 @@ function build(bytes: Uint8Array, opts?: SpnnLoadOptions): { model: Module; info
   const { info, dataStart } = parse(bytes, opts);
   let model: Module;
   try {
-    model = moduleFromConfig(info.architecture, opts?.limits);
+    // The architecture may allocate no more than the tensors may declare.
+    const maxElements = opts?.maxElements ?? resolveLimits(opts?.limits, bytes.length).maxElements;
+    model = moduleFromConfig(info.architecture, { ...opts?.limits, maxElements });
   } catch (e) {
     if (e instanceof LimitError) throw e;
     throw formatError(`the architecture cannot be rebuilt: ${(e as Error).message}`);

@@ -6,6 +6,7 @@
 import { FormatError, LimitError } from '../errors.js';
 import { checkLimit, resolveLimits, type LoadLimits } from '../limits.js';
 import { Graph, type GraphValue } from './graph.js';
+import { withStateBudget } from './state-arrays.js';
 import {
   Add,
   Concat,
@@ -161,12 +162,14 @@ function build(config: unknown, path: string, depth: number): Module {
  * @throws {FormatError} ERR_FORMAT for an invalid config; {LimitError} ERR_LIMIT past
  * `limits.maxDepth` (default 256) or `limits.maxNodes` (default 100,000) modules.
  */
-export function moduleFromConfig(config: unknown, limits?: Pick<LoadLimits, 'maxDepth' | 'maxNodes'>): Module {
+export function moduleFromConfig(config: unknown, limits?: Pick<LoadLimits, 'maxDepth' | 'maxNodes' | 'maxElements'>): Module {
   if (active) return build(config, 'model', active.depth + 1);
   const l = resolveLimits(limits, 0);
   active = { depth: 0, nodes: 0, maxDepth: l.maxDepth, maxNodes: l.maxNodes };
   try {
-    return build(config, 'model', 0);
+    // Only an explicit maxElements bounds the state the constructors allocate (the loaders pass
+    // the file's; building a model in code is not bounded).
+    return withStateBudget(limits?.maxElements ?? Infinity, () => build(config, 'model', 0));
   } finally {
     active = null;
   }

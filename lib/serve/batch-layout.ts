@@ -60,8 +60,8 @@ export function scatterBatch(
 /**
  * Moves one request's values between its array `part` (layout `pl`, c samples) and the batch
  * `batch` (layout `bl`, n samples, the request at `offset`): into the batch when `gather`,
- * else out of it. Element loops, no per-feature views (those would allocate size × requests
- * objects per batch).
+ * else out of it. Mixed layouts are strided transposes (tiled, see transpose2d); no
+ * per-feature views (those would allocate size × requests objects per batch).
  */
 function copyPart(part: Float32Array, pl: BatchLayout, c: number, batch: Float32Array, bl: BatchLayout, n: number, offset: number, size: number, gather: boolean): void {
   // One sample, or both batch-first: the request is one contiguous run of the batch.
@@ -70,18 +70,51 @@ function copyPart(part: Float32Array, pl: BatchLayout, c: number, batch: Float32
     else part.set(batch.subarray(offset * size, (offset + c) * size));
     return;
   }
-  if (pl === 'batch-last' && bl === 'batch-last' && c === n) {
-    if (gather) batch.set(part);
-    else part.set(batch);
+  if (pl === 'batch-last' && bl === 'batch-last') {
+    if (c === n) {
+      if (gather) batch.set(part);
+      else part.set(batch);
+      return;
+    }
+    // Feature f is a run of c values in the part and of n (ours at offset) in the batch.
+    for (let f = 0; f < size; f++) {
+      const p0 = f * c;
+      const b0 = f * n + offset;
+      if (gather) for (let j = 0; j < c; j++) batch[b0 + j] = part[p0 + j]!;
+      else for (let j = 0; j < c; j++) part[p0 + j] = batch[b0 + j]!;
+    }
     return;
   }
-  for (let f = 0; f < size; f++)
-    for (let j = 0; j < c; j++) {
-      const pi = pl === 'batch-last' ? f * c + j : j * size + f;
-      const bi = bl === 'batch-last' ? f * n + offset + j : (offset + j) * size + f;
-      if (gather) batch[bi] = part[pi]!;
-      else part[pi] = batch[bi]!;
+  if (pl === 'batch-first') {
+    // part: c rows of size; batch: size rows of n, ours from column offset.
+    if (gather) transpose2d(part, 0, size, batch, offset, n, c, size);
+    else transpose2d(batch, offset, n, part, 0, size, size, c);
+  } else {
+    // part: size rows of c; batch: n rows of size, ours from row offset.
+    if (gather) transpose2d(part, 0, c, batch, offset * size, size, size, c);
+    else transpose2d(batch, offset * size, size, part, 0, c, c, size);
+  }
+}
+
+const TILE = 32;
+
+/**
+ * dst[dstOff + j·dstStride + i] = src[srcOff + i·srcStride + j] for i < rows, j < cols: a
+ * strided transpose in 32 × 32 tiles, so both sides stay in cache (the plain double loop
+ * strides through one side a row per element).
+ */
+export function transpose2d(src: Float32Array, srcOff: number, srcStride: number, dst: Float32Array, dstOff: number, dstStride: number, rows: number, cols: number): void {
+  for (let i0 = 0; i0 < rows; i0 += TILE) {
+    const i1 = Math.min(rows, i0 + TILE);
+    for (let j0 = 0; j0 < cols; j0 += TILE) {
+      const j1 = Math.min(cols, j0 + TILE);
+      for (let i = i0; i < i1; i++) {
+        const s = srcOff + i * srcStride;
+        const d = dstOff + i;
+        for (let j = j0; j < j1; j++) dst[d + j * dstStride] = src[s + j]!;
+      }
     }
+  }
 }
 
 /** The same arrays in the other layout (each `sizes[i]` floats per sample, n samples); copies only when n > 1. */

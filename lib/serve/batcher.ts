@@ -30,6 +30,10 @@ export interface BatcherOptions extends BatchingOptions {
   outputSizes: readonly number[];
   /** The layout `run` takes and returns. */
   layout: BatchLayout;
+  /**
+   * Runs one batch. Its output arrays become the caller's: a batch of one request in `layout`
+   * gets them as they are (no copy), so `run` must return arrays it no longer uses.
+   */
   run: BatchRun;
   /** Batches run at once (e.g. the number of workers). */
   concurrency: number;
@@ -249,6 +253,11 @@ export class MicroBatcher {
         const sizes = this.#o.outputSizes;
         if (!Array.isArray(outputs) || outputs.length !== sizes.length || outputs.some((o, i) => !(o instanceof Float32Array) || o.length !== sizes[i]! * n))
           throw new ServeError('ERR_WORKER', `a batch of ${n} returned outputs of the wrong sizes`);
+        // A batch of one request in the batch's layout takes the outputs as they are.
+        if (batch.length === 1 && (batch[0]!.layout === this.#o.layout || batch[0]!.n === 1)) {
+          this.#settle(batch[0]!, outputs as Float32Array[]);
+          return;
+        }
         const split = scatterBatch(
           outputs,
           sizes,

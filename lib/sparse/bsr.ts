@@ -122,7 +122,7 @@ export class BsrMatrix extends MatrixBase {
 
   toDense(): Float32Array {
     const { rows, cols, blockRows: br, blockCols: bc } = this;
-    const out = new Float32Array(rows * cols);
+    const out = new Float32Array(elementCount(rows, cols, 'the dense form'));
     for (let b = 0; b + 1 < this.rowPtr.length; b++) {
       for (let q = this.rowPtr[b]; q < this.rowPtr[b + 1]; q++) {
         for (let i = 0; i < br && b * br + i < rows; i++) {

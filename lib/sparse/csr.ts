@@ -4,7 +4,7 @@
  * cols <= 65536, which cuts the bytes an SpMV streams from 8 to 6 per entry.
  */
 import { checkCompressed, checkDim, checkFloat32, checkInt32, checkLength, elementCount } from '../checks.js';
-import { IndexRangeError } from '../errors.js';
+import { IndexRangeError, SparsennTypeError } from '../errors.js';
 import { native, type NativeMatrix } from '../native.js';
 import { keepCount, topKMask, type KeepTarget } from '../select.js';
 import { MatrixBase } from '../tensor/base.js';
@@ -43,6 +43,7 @@ export class CsrMatrix extends MatrixBase {
    * lower flat index), zeros included if the target asks for more entries than are nonzero.
    */
   static fromDense(data: Float32Array, rows: number, cols: number, opts: CsrFromDenseOptions = {}): CsrMatrix {
+    if (opts === null || typeof opts !== 'object') throw new SparsennTypeError('ERR_TYPE', `CsrMatrix.fromDense options must be an object, got ${opts === null ? 'null' : typeof opts}`);
     checkDim(rows, 'rows');
     checkDim(cols, 'cols');
     checkFloat32(data, 'data');
@@ -125,7 +126,7 @@ export class CsrMatrix extends MatrixBase {
   }
 
   toDense(): Float32Array {
-    const out = new Float32Array(this.rows * this.cols);
+    const out = new Float32Array(elementCount(this.rows, this.cols, 'the dense form'));
     for (let r = 0; r < this.rows; r++) {
       for (let p = this.rowPtr[r]; p < this.rowPtr[r + 1]; p++) out[r * this.cols + this.colIdx[p]] = this.values[p];
     }

@@ -1,5 +1,6 @@
 /** Dense row-major float32 matrix: the dense operand of every product and the GEMM weight type. */
 import { checkDim, checkFloat32, checkLength, elementCount } from '../checks.js';
+import { FormatError } from '../errors.js';
 import { native, type NativeMatrix } from '../native.js';
 import { MatrixBase } from './base.js';
 
@@ -37,11 +38,19 @@ export class Matrix extends MatrixBase {
   }
 
   toDense(): Float32Array {
-    return this.data.slice();
+    const d = this.#data();
+    return d.length === 0 ? new Float32Array(0) : d.slice(); // an empty array may be detached
   }
 
   transpose(): Matrix {
-    return new Matrix(transposeDense(this.data, this.rows, this.cols), this.cols, this.rows);
+    return new Matrix(transposeDense(this.#data(), this.rows, this.cols), this.cols, this.rows);
+  }
+
+  /** The data, checked: its buffer may have been transferred since the matrix was made. */
+  #data(): Float32Array {
+    if (this.data.length !== this.rows * this.cols)
+      throw new FormatError('ERR_FORMAT', `the matrix's data holds ${this.data.length} floats, expected rows * cols = ${this.rows * this.cols} (was its buffer transferred?)`);
+    return this.data;
   }
 
   protected createNative(): NativeMatrix {

@@ -1,4 +1,5 @@
 // Runtime information and settings: capabilities(), listKernels(), setThreads(), the error factory.
+#include "binding/cuda.h"
 #include "binding/exports.h"
 #include "binding/guard.h"
 #include "core/cpu.h"
@@ -60,7 +61,7 @@ Napi::Value Capabilities(const Napi::CallbackInfo& info) {
 #else
   o.Set("arch", "other");
 #endif
-  o.Set("cuda", false);
+  o.Set("cuda", CudaCapabilities(env));
   return o;
 }
 

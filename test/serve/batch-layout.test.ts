@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { gatherBatch, scatterBatch, type BatchLayout, type BatchPart } from '../../lib/serve/index.js';
+import { gatherBatch, relayout, scatterBatch, transpose2d, type BatchLayout, type BatchPart } from '../../lib/serve/batch-layout.js';
 import { mulberry32, type Rng } from '../helpers/random.js';
 
 const layouts: BatchLayout[] = ['batch-last', 'batch-first'];
@@ -122,5 +122,56 @@ describe('layouts agree on one-sample batches', () => {
     const last = gatherBatch([part], [6, 2], 'batch-last');
     const first = gatherBatch([part], [6, 2], 'batch-first');
     last.arrays.forEach((a, i) => expect(Array.from(a)).toEqual(Array.from(first.arrays[i]!)));
+  });
+});
+
+describe('mixed layouts across transpose tiles', () => {
+  /** Where sample j's feature f of a request with c samples sits in its own array. */
+  const partIndex = (layout: BatchLayout, size: number, c: number, j: number, f: number): number => (layout === 'batch-last' ? f * c + j : j * size + f);
+  // Sizes and counts that straddle the 32 × 32 tiles, in every pairing of part and batch layouts.
+  const sizes = [70, 33, 1];
+  const counts = [40, 1, 31, 33];
+  for (const partLayout of layouts)
+    for (const batchLayout of layouts)
+      it(`${partLayout} requests into a ${batchLayout} batch and back, index by index`, () => {
+        const rng = mulberry32(4242);
+        const parts: BatchPart[] = counts.map((c) => ({ n: c, layout: partLayout, arrays: sizes.map((s) => Float32Array.from({ length: s * c }, () => Math.fround(rng() * 200 - 100))) }));
+        const { arrays, n } = gatherBatch(parts, sizes, batchLayout);
+        let offset = 0;
+        for (const p of parts) {
+          sizes.forEach((size, i) => {
+            for (let j = 0; j < p.n; j++)
+              for (let f = 0; f < size; f++) expect(arrays[i]![batchIndex(batchLayout, size, n, offset, j, f)]).toBe(p.arrays[i]![partIndex(partLayout, size, p.n, j, f)]);
+          });
+          offset += p.n;
+        }
+        const back = scatterBatch(arrays, sizes, counts, batchLayout, counts.map(() => partLayout));
+        back.forEach((a, r) => a.forEach((x, i) => expect(Array.from(x)).toEqual(Array.from(parts[r]!.arrays[i]!))));
+      });
+
+  it('relayout converts both ways (the worker side) and copies only when needed', () => {
+    const rng = mulberry32(99);
+    const n = 45;
+    const sizes = [768, 3];
+    const first = sizes.map((s) => Float32Array.from({ length: s * n }, () => rng()));
+    const last = relayout(first, sizes, n, 'batch-first', 'batch-last');
+    sizes.forEach((s, i) => {
+      for (let j = 0; j < n; j++) for (let f = 0; f < s; f++) expect(last[i]![f * n + j]).toBe(first[i]![j * s + f]);
+    });
+    const again = relayout(last, sizes, n, 'batch-last', 'batch-first');
+    again.forEach((a, i) => expect(Array.from(a)).toEqual(Array.from(first[i]!)));
+    expect(relayout(first, sizes, n, 'batch-first', 'batch-first')[0]).toBe(first[0]);
+    expect(relayout(first.map((a, i) => a.subarray(0, sizes[i]!)), sizes, 1, 'batch-first', 'batch-last')[0]!.length).toBe(768);
+  });
+
+  it('transpose2d writes only its window of a strided destination', () => {
+    const src = Float32Array.from({ length: 5 * 40 }, (_, k) => k + 1);
+    const dst = new Float32Array(3 + 40 * 9).fill(-1);
+    // A 5 × 37 window of src (rows of 40, from column 2) into dst rows of 9, from offset 3.
+    transpose2d(src, 2, 40, dst, 3, 9, 5, 37);
+    for (let i = 0; i < 5; i++) for (let j = 0; j < 37; j++) expect(dst[3 + j * 9 + i]).toBe(src[2 + i * 40 + j]);
+    let untouched = 0;
+    dst.forEach((v) => (untouched += v === -1 ? 1 : 0));
+    expect(untouched).toBe(dst.length - 5 * 37);
   });
 });

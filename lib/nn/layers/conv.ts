@@ -7,6 +7,7 @@ import { conv2d, toPair, type Pair } from '../ops/conv.js';
 import type { WeightExecution } from '../ops/weight-product.js';
 import { Parameter } from '../parameter.js';
 import type { Tensor } from '../tensor.js';
+import { stateArray } from '../state-arrays.js';
 
 export interface Conv2dOptions extends InitOptions {
   /** Default 1. */
@@ -61,14 +62,14 @@ export class Conv2d extends Module {
     this.weight = this.registerParameter(
       'weight',
       new Parameter(
-        kaimingUniform(new Float32Array(shape.reduce((a, b) => a * b, 1)), shape, { nonlinearity: 'leaky_relu', negativeSlope: Math.sqrt(5), rng: opts.rng }),
+        kaimingUniform(stateArray(shape.reduce((a, b) => a * b, 1)), shape, { nonlinearity: 'leaky_relu', negativeSlope: Math.sqrt(5), rng: opts.rng }),
         shape,
       ),
     );
     this.bias =
       opts.bias === false
         ? null
-        : this.registerParameter('bias', new Parameter(uniform(new Float32Array(outChannels), 1 / Math.sqrt(fanIn), { rng: opts.rng }), [outChannels]));
+        : this.registerParameter('bias', new Parameter(uniform(stateArray(outChannels), 1 / Math.sqrt(fanIn), { rng: opts.rng }), [outChannels]));
   }
 
   /** x: [inChannels, H, W, batch] -> [outChannels, OH, OW, batch]. */

@@ -9,6 +9,7 @@ import { defaultRandom, type InitOptions } from '../init.js';
 import { Module, type ModuleConfig } from '../module.js';
 import { Parameter } from '../parameter.js';
 import { accumulateOwnedGrad, opResult, Tensor } from '../tensor.js';
+import { stateArray } from '../state-arrays.js';
 
 /** Coordinates of flat index `flat` in `shape`, for messages. */
 function coords(flat: number, shape: readonly number[]): number[] {
@@ -83,7 +84,7 @@ export class Embedding extends Module {
     this.numEmbeddings = checkCount(numEmbeddings, 'Embedding numEmbeddings', 1);
     this.embeddingDim = checkCount(embeddingDim, 'Embedding embeddingDim', 1);
     const rng = opts.rng ?? defaultRandom();
-    const w = new Float32Array(numEmbeddings * embeddingDim);
+    const w = stateArray(numEmbeddings * embeddingDim);
     for (let i = 0; i < w.length; i++) w[i] = rng.normal();
     this.weight = this.registerParameter('weight', new Parameter(w, [numEmbeddings, embeddingDim]));
   }

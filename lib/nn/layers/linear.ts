@@ -6,6 +6,7 @@ import { Module, type ModuleConfig } from '../module.js';
 import { weightProduct, type WeightExecution } from '../ops/weight-product.js';
 import { Parameter } from '../parameter.js';
 import type { Tensor } from '../tensor.js';
+import { stateArray } from '../state-arrays.js';
 
 export interface LinearOptions extends InitOptions {
   /** Learn an additive bias (default true). */
@@ -30,12 +31,12 @@ export class Linear extends Module {
     const shape = [outFeatures, inFeatures];
     this.weight = this.registerParameter(
       'weight',
-      new Parameter(kaimingUniform(new Float32Array(outFeatures * inFeatures), shape, { nonlinearity: 'leaky_relu', negativeSlope: Math.sqrt(5), rng: opts.rng }), shape),
+      new Parameter(kaimingUniform(stateArray(outFeatures * inFeatures), shape, { nonlinearity: 'leaky_relu', negativeSlope: Math.sqrt(5), rng: opts.rng }), shape),
     );
     this.bias =
       opts.bias === false
         ? null
-        : this.registerParameter('bias', new Parameter(uniform(new Float32Array(outFeatures), 1 / Math.sqrt(inFeatures), { rng: opts.rng }), [outFeatures]));
+        : this.registerParameter('bias', new Parameter(uniform(stateArray(outFeatures), 1 / Math.sqrt(inFeatures), { rng: opts.rng }), [outFeatures]));
   }
 
   /** x: [inFeatures, n] (or any shape whose size is inFeatures * n, n the last dimension). */

@@ -10,6 +10,7 @@ import { Module, type ModuleConfig } from '../module.js';
 import { batchNorm, groupNorm, layerNorm } from '../ops/norm.js';
 import { Parameter } from '../parameter.js';
 import { Tensor } from '../tensor.js';
+import { stateArray } from '../state-arrays.js';
 
 function checkReal(value: unknown, name: string, lo: number, hi: number, loOpen = false): number {
   if (typeof value !== 'number' || Number.isNaN(value)) throw new SparsennTypeError('ERR_TYPE', `${name} must be a number, got ${String(value)}`);
@@ -31,7 +32,7 @@ function checkInput(x: unknown, layer: string): Tensor {
 /** Weight (ones) and bias (zeros) of the given shape, not yet registered. */
 function affinePair(shape: number[]): [Parameter, Parameter] {
   const size = shape.reduce((a, b) => a * b, 1);
-  return [new Parameter(new Float32Array(size).fill(1), shape), new Parameter(new Float32Array(size), shape)];
+  return [new Parameter(stateArray(size).fill(1), shape), new Parameter(stateArray(size), shape)];
 }
 
 export interface BatchNormOptions {
@@ -76,8 +77,8 @@ export abstract class BatchNormBase extends Module {
     this.bias = pair ? this.registerParameter('bias', pair[1]) : null;
     if (this.trackRunningStats) {
       // PyTorch's buffer names, so state dicts and safetensors files line up with torch's.
-      this.runningMean = this.registerBuffer('running_mean', new Float32Array(numFeatures), [numFeatures]);
-      this.runningVar = this.registerBuffer('running_var', new Float32Array(numFeatures).fill(1), [numFeatures]);
+      this.runningMean = this.registerBuffer('running_mean', stateArray(numFeatures), [numFeatures]);
+      this.runningVar = this.registerBuffer('running_var', stateArray(numFeatures).fill(1), [numFeatures]);
       this.numBatchesTracked = this.registerBuffer('num_batches_tracked', new Float32Array(1), []);
     } else {
       this.runningMean = null;

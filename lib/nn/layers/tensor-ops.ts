@@ -37,6 +37,7 @@ import { checkResizeOptions, resize, type CoordinateTransformationMode, type Nea
 import { checkClipBounds, checkUnaryOp, clip, unary, type UnaryOpName } from '../ops/unary.js';
 import { Parameter } from '../parameter.js';
 import { shapeSize, Tensor } from '../tensor.js';
+import { stateArray } from '../state-arrays.js';
 
 function checkInput(x: unknown, layer: string, what = 'input'): Tensor {
   if (!(x instanceof Tensor)) throw new SparsennTypeError('ERR_TYPE', `${layer}: ${what} must be a Tensor, got ${x === undefined ? 'nothing' : typeof x}`);
@@ -117,7 +118,7 @@ export class Elementwise extends Module {
     if (shape === null || shape === undefined) return new Elementwise(c['op'] as BinaryOp);
     const s = intList(shape, 'Elementwise constantShape');
     return new Elementwise(c['op'] as BinaryOp, {
-      constant: { data: new Float32Array(shapeSize(s, 'Elementwise constantShape')), shape: s },
+      constant: { data: stateArray(shapeSize(s, 'Elementwise constantShape')), shape: s },
       constantFirst: (c['constantFirst'] as boolean | undefined) ?? false,
     });
   }
@@ -416,14 +417,14 @@ export class ConvTranspose2d extends Module {
     this.weight = this.registerParameter(
       'weight',
       new Parameter(
-        kaimingUniform(new Float32Array(shape.reduce((a, b) => a * b, 1)), shape, { nonlinearity: 'leaky_relu', negativeSlope: Math.sqrt(5), rng: opts.rng }),
+        kaimingUniform(stateArray(shape.reduce((a, b) => a * b, 1)), shape, { nonlinearity: 'leaky_relu', negativeSlope: Math.sqrt(5), rng: opts.rng }),
         shape,
       ),
     );
     this.bias =
       opts.bias === false
         ? null
-        : this.registerParameter('bias', new Parameter(uniform(new Float32Array(outChannels), 1 / Math.sqrt(fanIn), { rng: opts.rng }), [outChannels]));
+        : this.registerParameter('bias', new Parameter(uniform(stateArray(outChannels), 1 / Math.sqrt(fanIn), { rng: opts.rng }), [outChannels]));
   }
 
   forward(x: Tensor): Tensor {
