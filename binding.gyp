@@ -81,7 +81,7 @@
           "rules": [{
             "rule_name": "nvcc",
             "extension": "cu",
-            "inputs": ["<(RULE_INPUT_PATH)"],
+            "inputs": ["native/cuda/cuda_api.h", "native/cuda/cuda_check.h", "native/core/error.h"],
             "outputs": ["<(INTERMEDIATE_DIR)/<(RULE_INPUT_ROOT).o"],
             "action": ["<(sparsenn_cuda_home)/bin/nvcc", "-std=c++17", "-O3", "-Xcompiler", "-fPIC", "-I<(module_root_dir)/native",
                        "<@(sparsenn_cuda_gencode)", "-c", "<(RULE_INPUT_PATH)", "-o", "<(INTERMEDIATE_DIR)/<(RULE_INPUT_ROOT).o"],

@@ -27,4 +27,4 @@ bash scripts/build-cuda.sh
 echo "== building the addon with the CUDA backend (SPARSENN_CUDA=1)"
 ADDON="$(SPARSENN_CUDA=1 bash scripts/build-addon-variant.sh cuda | tail -n 1)"
 echo "== vitest with $ADDON"
-SPARSENN_ADDON="$ADDON" npx vitest run test/infer/cuda.test.ts test/runtime.test.ts test/native.test.ts
+SPARSENN_ADDON="$ADDON" npx vitest run test/cuda test/infer/cuda.test.ts test/runtime.test.ts test/native.test.ts

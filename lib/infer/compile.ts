@@ -6,7 +6,7 @@
  * the formats that hold its weights exactly,
  * for each expected batch size, on this machine (timings cached per machine, see timing.ts).
  */
-import { FormatError, IndexRangeError, SparsennTypeError } from '../errors.js';
+import { FormatError, IndexRangeError, NativeError, SparsennTypeError } from '../errors.js';
 import { Module } from '../nn/module.js';
 import { moduleFromConfig } from '../nn/registry.js';
 import { UNLIMITED } from '../limits.js';
@@ -234,11 +234,23 @@ export function compile(model: Module, opts: CompileOptions): InferenceSession {
     threads: getThreads(),
   };
   let deviceNote: string | null = null;
+  const warn = (message: string): void => (opts.onWarning ? opts.onWarning(message) : void process.emitWarning(message, { code: 'SPARSENN_CUDA_FALLBACK' }));
   if (device === 'cuda') {
     const cuda = capabilities().cuda;
-    const chain = cuda.available ? cudaChainOf(ops, inputs.map((i) => i.value), outputs.map((o) => o.value)) : (cuda.reason ?? 'no CUDA device');
+    let chain = cuda.available ? cudaChainOf(ops, inputs.map((i) => i.value), outputs.map((o) => o.value)) : (cuda.reason ?? 'no CUDA device');
+    let built: ReturnType<typeof buildCudaPlan> | undefined;
     if (typeof chain !== 'string') {
-      const { plan, formats } = buildCudaPlan(chain);
+      try {
+        built = buildCudaPlan(chain);
+      } catch (e) {
+        // The device itself failed (out of memory, a lost device): the CPU still can run it.
+        if (!(e instanceof NativeError && e.code === 'ERR_CUDA')) throw e;
+        chain = `building the device plan failed: ${e.message}`;
+      }
+    }
+    if (typeof chain !== 'string' && built) {
+      const { plan, formats } = built;
+      if (opts.formats !== undefined && opts.formats !== 'auto') warn(`formats is ignored on the CUDA path (each layer is CSR at density <= 50%, else dense)`);
       const layers: PlanLayer[] = chain.layers.map((l, i) => {
         let nnz = 0;
         for (const v of l.weight) if (v !== 0) nnz++;
@@ -248,9 +260,8 @@ export function compile(model: Module, opts: CompileOptions): InferenceSession {
       const report: PlanReport = { ...base, layers, steps: [`cuda chain ${chain.layers.map((l) => l.name).join(' → ')}`], device: 'cuda', deviceNote: null };
       return new InferenceSession({ inputs, outputs, steps: [new CudaChainStep(plan, chain.input, chain.output)], slotOf, slotSizes, valueSizes, inputOf, batchSizes, kernels: [], release: [() => plan.dispose()], report });
     }
-    deviceNote = `device 'cuda' was asked for but the session runs on the CPU: ${chain}`;
-    if (opts.onWarning) opts.onWarning(deviceNote);
-    else process.emitWarning(deviceNote, { code: 'SPARSENN_CUDA_FALLBACK' });
+    deviceNote = `device 'cuda' was asked for but the session runs on the CPU: ${chain as string}`;
+    warn(deviceNote);
   }
 
   const timer = new KernelTimer(opts.timingCache === undefined ? defaultCachePath() : opts.timingCache);

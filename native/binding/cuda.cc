@@ -108,8 +108,11 @@ class CudaPlanHandle : public Napi::ObjectWrap<CudaPlanHandle> {
     const float* xd = x.Data();
     float* yd = out.Data();
     Job job;
-    job.run = [p, xd, n, yd] {
+    job.run = [p, xd, n, yd, in_f, out_f] {
       std::lock_guard<std::mutex> lock(p->mutex);
+      // A layer added while this run waited would change the sizes x and out were checked for.
+      if (p->plan.in_features() != in_f || p->plan.out_features() != out_f)
+        fail("ERR_SHAPE", "the CUDA plan's layers changed while the run waited; x and out no longer fit it");
       p->plan.run(xd, n, yd);
     };
     job.result = out;

@@ -32,41 +32,43 @@ __global__ void csr_spmm_kernel(const int32_t* __restrict__ row_order, const int
   const int64_t slot = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + threadIdx.y;
   if (slot >= rows) return;  // whole warps only: slot does not depend on the lane
   const int64_t row = row_order[slot];
-  const int64_t c0 = (static_cast<int64_t>(blockIdx.y) * 32 + lane) * VEC;
-  const bool active = c0 < n;  // VEC == 4 only when n % 4 == 0, so c0 < n means c0 + 3 < n
-  float acc[VEC];
+  const int64_t begin = row_ptr[row], end = row_ptr[row + 1];
+  const float b = bias ? bias[row] : 0.0f;
+  // Column tiles beyond the grid's 65535 loop here (the same for every lane of the warp).
+  for (int64_t tile = blockIdx.y; tile * 32 * VEC < n; tile += gridDim.y) {
+    const int64_t c0 = (tile * 32 + lane) * VEC;
+    const bool active = c0 < n;  // VEC == 4 only when n % 4 == 0, so c0 < n means c0 + 3 < n
+    float acc[VEC];
 #pragma unroll
-  for (int i = 0; i < VEC; ++i) acc[i] = 0.0f;
-
-  const int32_t begin = row_ptr[row], end = row_ptr[row + 1];
-  for (int32_t p0 = begin; p0 < end; p0 += 32) {
-    const int32_t p = p0 + lane;
-    const float v = p < end ? val[p] : 0.0f;
-    const int64_t c = p < end ? static_cast<int64_t>(col[p]) * n : 0;  // pre-scaled index
-    const int m = min(32, end - p0);
-    for (int j = 0; j < m; ++j) {
-      const float vj = __shfl_sync(kFullMask, v, j);
-      const int64_t cj = __shfl_sync(kFullMask, c, j);
-      if (!active) continue;
-      if constexpr (VEC == 4) {
-        const float4 xv = *reinterpret_cast<const float4*>(x + cj + c0);
-        acc[0] += vj * xv.x;
-        acc[1] += vj * xv.y;
-        acc[2] += vj * xv.z;
-        acc[3] += vj * xv.w;
-      } else {
-        acc[0] += vj * x[cj + c0];
+    for (int i = 0; i < VEC; ++i) acc[i] = 0.0f;
+    for (int64_t p0 = begin; p0 < end; p0 += 32) {
+      const int64_t p = p0 + lane;
+      const float v = p < end ? val[p] : 0.0f;
+      const int64_t c = p < end ? static_cast<int64_t>(col[p]) * n : 0;  // pre-scaled index
+      const int m = static_cast<int>(min(static_cast<int64_t>(32), end - p0));
+      for (int j = 0; j < m; ++j) {
+        const float vj = __shfl_sync(kFullMask, v, j);
+        const int64_t cj = __shfl_sync(kFullMask, c, j);
+        if (!active) continue;
+        if constexpr (VEC == 4) {
+          const float4 xv = *reinterpret_cast<const float4*>(x + cj + c0);
+          acc[0] += vj * xv.x;
+          acc[1] += vj * xv.y;
+          acc[2] += vj * xv.z;
+          acc[3] += vj * xv.w;
+        } else {
+          acc[0] += vj * x[cj + c0];
+        }
       }
     }
-  }
-  if (!active) return;
-  const float b = bias ? bias[row] : 0.0f;
-  float* out = y + row * n + c0;
-  if constexpr (VEC == 4) {
-    *reinterpret_cast<float4*>(out) =
-        make_float4(activate(acc[0] + b, act), activate(acc[1] + b, act), activate(acc[2] + b, act), activate(acc[3] + b, act));
-  } else {
-    out[0] = activate(acc[0] + b, act);
+    if (!active) continue;
+    float* out = y + row * n + c0;
+    if constexpr (VEC == 4) {
+      *reinterpret_cast<float4*>(out) =
+          make_float4(activate(acc[0] + b, act), activate(acc[1] + b, act), activate(acc[2] + b, act), activate(acc[3] + b, act));
+    } else {
+      out[0] = activate(acc[0] + b, act);
+    }
   }
 }
 
@@ -80,13 +82,22 @@ __global__ void csr_spmv_kernel(const int32_t* __restrict__ row_order, const int
   if (slot >= rows) return;
   const int64_t row = row_order[slot];
   float sum = 0.0f;
-  for (int32_t p = row_ptr[row] + lane; p < row_ptr[row + 1]; p += 32) sum += val[p] * x[col[p]];
+  for (int64_t p = row_ptr[row] + lane; p < row_ptr[row + 1]; p += 32) sum += val[p] * x[col[p]];
 #pragma unroll
   for (int off = 16; off > 0; off >>= 1) sum += __shfl_down_sync(kFullMask, sum, off);
   if (lane == 0) y[row] = activate(sum + (bias ? bias[row] : 0.0f), act);
 }
 
 }  // namespace
+
+bool kernels_loadable(std::string* why) {
+  cudaFuncAttributes a{};
+  const cudaError_t e = cudaFuncGetAttributes(&a, csr_spmv_kernel);
+  if (e == cudaSuccess) return true;
+  cudaGetLastError();
+  *why = cudaGetErrorString(e);
+  return false;
+}
 
 DeviceCsr::DeviceCsr(int64_t rows, int64_t cols, const int32_t* row_ptr, const int32_t* col_idx, const float* values)
     : rows_(rows), cols_(cols), nnz_(0) {
@@ -137,8 +148,7 @@ void DeviceCsr::multiply(const float* x, int64_t n, float* y, const float* bias,
   }
   const bool vec4 = n % 4 == 0 && reinterpret_cast<uintptr_t>(x) % 16 == 0 && reinterpret_cast<uintptr_t>(y) % 16 == 0;
   const int64_t per_tile = 32 * (vec4 ? 4 : 1);
-  const int64_t col_tiles = (n + per_tile - 1) / per_tile;
-  if (col_tiles > 65535) fail("ERR_SHAPE", "batch " + std::to_string(n) + " is too large for one launch (at most " + std::to_string(65535 * per_tile) + ")");
+  const int64_t col_tiles = std::min<int64_t>((n + per_tile - 1) / per_tile, 65535);  // more loop in the kernel
   const dim3 grid(static_cast<unsigned>(row_blocks), static_cast<unsigned>(col_tiles));
   if (vec4)
     csr_spmm_kernel<4><<<grid, block, 0, stream>>>(ro, rp, ci, va, x, n, y, bias, a, rows_);

@@ -2,7 +2,7 @@
 // test driver compile with the host compiler and link against the nvcc-built objects. Built
 // only when CUDA is selected (SPARSENN_CUDA=1); everything here runs on one device and one
 // stream per Context. Errors throw sparsenn::CoreError (code ERR_CUDA, or the usual
-// ERR_SHAPE / ERR_INDEX_RANGE for bad arguments, checked before anything reaches the GPU).
+// ERR_SHAPE / ERR_RANGE for bad arguments, checked before anything reaches the GPU).
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -82,7 +82,7 @@ enum class Activation : int { none = 0, relu = 1 };
 class DeviceCsr {
  public:
   // Validates the CSR on the host (row pointers monotone from 0 to nnz, columns in range),
-  // then uploads it. Throws CoreError ERR_FORMAT / ERR_INDEX_RANGE / ERR_SHAPE, or ERR_CUDA.
+  // then uploads it. Throws CoreError ERR_FORMAT / ERR_RANGE / ERR_SHAPE, or ERR_CUDA.
   DeviceCsr(int64_t rows, int64_t cols, const int32_t* row_ptr, const int32_t* col_idx, const float* values);
   int64_t rows() const { return rows_; }
   int64_t cols() const { return cols_; }

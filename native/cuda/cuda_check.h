@@ -18,4 +18,7 @@ inline void check(cudaError_t e, const char* what) {
 // After a kernel launch: a bad launch configuration shows here, not at the next sync.
 inline void check_launch(const char* kernel) { check(cudaGetLastError(), kernel); }
 
+// Whether this build's kernels have code the current device can run (csr_spmm.cu).
+bool kernels_loadable(std::string* why);
+
 }  // namespace sparsenn::cuda

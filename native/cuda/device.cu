@@ -32,6 +32,14 @@ DeviceInfo device_info() {
     info.reason = "the CUDA device could not be queried";
     return info;
   }
+  // A GPU this build has no code for (older than the compiled architectures) would accept
+  // uploads and then fail every launch: ask for a kernel's attributes first.
+  std::string why;
+  if (!kernels_loadable(&why)) {
+    info.reason = std::string("the GPU (") + p.name + ", compute capability " + std::to_string(p.major) + "." + std::to_string(p.minor) +
+                  ") cannot run this build's kernels: " + why;
+    return info;
+  }
   info.available = true;
   info.device = dev;
   info.name = p.name;
@@ -75,7 +83,12 @@ DeviceBuffer& DeviceBuffer::operator=(DeviceBuffer&& o) noexcept {
 
 void DeviceBuffer::upload(const void* host, size_t bytes) {
   if (bytes > bytes_) fail("ERR_RANGE", "upload of " + std::to_string(bytes) + " bytes into a device buffer of " + std::to_string(bytes_));
-  if (bytes) check(cudaMemcpy(ptr_, host, bytes, cudaMemcpyHostToDevice), "cudaMemcpy (to device)");
+  if (bytes) {
+    check(cudaMemcpy(ptr_, host, bytes, cudaMemcpyHostToDevice), "cudaMemcpy (to device)");
+    // From pageable memory cudaMemcpy may return before the DMA lands, and the plans' streams
+    // do not wait for the legacy stream: finish the upload before any kernel can read it.
+    check(cudaDeviceSynchronize(), "cudaDeviceSynchronize (after an upload)");
+  }
 }
 
 void DeviceBuffer::download(void* host, size_t bytes) const {
