@@ -10,23 +10,16 @@
 import { describe, expect, it } from 'vitest';
 import { capabilities, CsrMatrix, FormatError, IndexRangeError, NativeError, referenceAbsMatmul, referenceMatmul, ShapeError } from '../../lib/index.js';
 import { native, type NativeCudaPlan } from '../../lib/native.js';
+import { CONFORMANCE_NS, CONFORMANCE_SHAPES, CONFORMANCE_SPARSITIES } from '../helpers/conformance-cases.js';
 import { expectThrows } from '../helpers/errors.js';
 import { expectClose } from '../helpers/expect.js';
 import { mulberry32, randomDense, randomVector, randomX } from '../helpers/random.js';
 
 const cuda = capabilities().cuda;
-const SHAPES: ReadonlyArray<readonly [number, number]> = [
-  [1, 1],
-  [1, 19],
-  [19, 1],
-  [5, 3],
-  [13, 29],
-  [37, 70],
-  [96, 160],
-  [131, 257],
-];
-const SPARSITIES = [0, 0.5, 0.9, 0.999, 1];
-const NS = [1, 2, 7, 33, 64, 257];
+// A device plan needs a layer of at least 1 x 1: the suite's shapes with a zero dimension aside.
+const SHAPES = CONFORMANCE_SHAPES.filter(([r, c]) => r > 0 && c > 0);
+const SPARSITIES = CONFORMANCE_SPARSITIES;
+const NS = CONFORMANCE_NS;
 
 /** A one-layer device plan of `dense` as CSR or as a dense matrix. */
 function plan(format: 'csr' | 'dense', dense: Float32Array, rows: number, cols: number, bias: Float32Array | null, relu: boolean): NativeCudaPlan {

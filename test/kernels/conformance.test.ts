@@ -30,6 +30,7 @@ import {
   setThreads,
   type AnyMatrix,
 } from '../../lib/index.js';
+import { CONFORMANCE_NS, CONFORMANCE_SHAPES, CONFORMANCE_SPARSITIES } from '../helpers/conformance-cases.js';
 import { expectClose, expectSameBits } from '../helpers/expect.js';
 import { mulberry32, randomDense, randomVector, randomX, type Rng } from '../helpers/random.js';
 import { referenceAbsMatmulTransposed, referenceAbsSddmm } from '../helpers/reference.js';
@@ -38,21 +39,9 @@ const ISA = process.env.SPARSENN_ISA ?? '';
 const caps = capabilities();
 const supported = ISA !== '' && caps.supportedIsas.includes(ISA);
 
-const SHAPES: ReadonlyArray<readonly [number, number]> = [
-  [0, 7],
-  [7, 0],
-  [0, 0],
-  [1, 1],
-  [1, 19],
-  [19, 1],
-  [5, 3],
-  [13, 29],
-  [37, 70],
-  [96, 160],
-  [131, 257],
-];
-const SPARSITIES = [0, 0.5, 0.9, 0.999, 1];
-const NS = [1, 2, 7, 33, 64, 257];
+const SHAPES = CONFORMANCE_SHAPES;
+const SPARSITIES = CONFORMANCE_SPARSITIES;
+const NS = CONFORMANCE_NS;
 const THREADS = [1, 2];
 
 interface Format {
