@@ -6,7 +6,7 @@
  * the formats that hold its weights exactly,
  * for each expected batch size, on this machine (timings cached per machine, see timing.ts).
  */
-import { FormatError, IndexRangeError, NativeError, SparsennTypeError } from '../errors.js';
+import { FormatError, IndexRangeError, SparsennTypeError } from '../errors.js';
 import { Module } from '../nn/module.js';
 import { moduleFromConfig } from '../nn/registry.js';
 import { UNLIMITED } from '../limits.js';
@@ -14,13 +14,13 @@ import { getThreads, capabilities } from '../runtime.js';
 import { removeDeadUnits } from './dead-units.js';
 import { candidates, forcedCandidate, type FormatCandidate, type FormatName } from './formats.js';
 import type { LayerKernel } from './layer-kernels.js';
-import { lower, type Op, type ProductOp } from './lower.js';
+import { lower, nonzeros, type Op, type ProductOp } from './lower.js';
 import type { PlanLayer, PlanReport } from './plan-report.js';
 import { InferenceSession, type SessionValue } from './session.js';
 import { AddStep, ConcatStep, GeluStep, MaxPoolStep, ModuleStep, ProductStep, ReluStep, type Step } from './steps.js';
 import { defaultCachePath, KernelTimer, type TimingCache } from './timing.js';
 import { checkSampleShapes, inputNames, traceModel, type TracedModel } from './trace.js';
-import { buildCudaPlan, CudaChainStep, cudaChainOf } from './cuda.js';
+import { CudaChainStep, planOnDevice } from './cuda.js';
 
 export interface CompileOptions {
   /** One sample's input shape without the batch (one per input of a multi-input Graph). */
@@ -157,8 +157,7 @@ function chooseFormats(op: ProductOp, batchSizes: number[], forced: FormatName |
     if (chosen.has(k)) built.push(k);
     else k.dispose();
   }
-  let nnz = 0;
-  for (const v of op.weight) if (v !== 0) nnz++;
+  const nnz = nonzeros(op.weight);
   return {
     perBucket,
     layer: {
@@ -236,31 +235,14 @@ export function compile(model: Module, opts: CompileOptions): InferenceSession {
   let deviceNote: string | null = null;
   const warn = (message: string): void => (opts.onWarning ? opts.onWarning(message) : void process.emitWarning(message, { code: 'SPARSENN_CUDA_FALLBACK' }));
   if (device === 'cuda') {
-    const cuda = capabilities().cuda;
-    let chain = cuda.available ? cudaChainOf(ops, inputs.map((i) => i.value), outputs.map((o) => o.value)) : (cuda.reason ?? 'no CUDA device');
-    let built: ReturnType<typeof buildCudaPlan> | undefined;
-    if (typeof chain !== 'string') {
-      try {
-        built = buildCudaPlan(chain);
-      } catch (e) {
-        // The device itself failed (out of memory, a lost device): the CPU still can run it.
-        if (!(e instanceof NativeError && e.code === 'ERR_CUDA')) throw e;
-        chain = `building the device plan failed: ${e.message}`;
-      }
-    }
-    if (typeof chain !== 'string' && built) {
-      const { plan, formats } = built;
+    const onDevice = planOnDevice(ops, inputs.map((i) => i.value), outputs.map((o) => o.value), batchSizes);
+    if (typeof onDevice !== 'string') {
+      const { plan, chain, layers } = onDevice;
       if (opts.formats !== undefined && opts.formats !== 'auto') warn(`formats is ignored on the CUDA path (each layer is CSR at density <= 50%, else dense)`);
-      const layers: PlanLayer[] = chain.layers.map((l, i) => {
-        let nnz = 0;
-        for (const v of l.weight) if (v !== 0) nnz++;
-        const format = `cuda ${formats[i]!}`;
-        return { name: l.name, fused: l.fused, kind: 'linear', rows: l.rows, cols: l.cols, groups: 1, nnz, density: nnz / Math.max(1, l.weight.length), positions: 1, formats: Object.fromEntries(batchSizes.map((b) => [String(b), format])), timings: {}, reason: 'forced' };
-      });
       const report: PlanReport = { ...base, layers, steps: [`cuda chain ${chain.layers.map((l) => l.name).join(' → ')}`], device: 'cuda', deviceNote: null };
       return new InferenceSession({ inputs, outputs, steps: [new CudaChainStep(plan, chain.input, chain.output)], slotOf, slotSizes, valueSizes, inputOf, batchSizes, kernels: [], release: [() => plan.dispose()], report });
     }
-    deviceNote = `device 'cuda' was asked for but the session runs on the CPU: ${chain as string}`;
+    deviceNote = `device 'cuda' was asked for but the session runs on the CPU: ${onDevice}`;
     warn(deviceNote);
   }
 

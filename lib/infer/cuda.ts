@@ -6,8 +6,10 @@
  */
 import { NativeError } from '../errors.js';
 import { native, type NativeCudaPlan } from '../native.js';
+import { capabilities } from '../runtime.js';
 import { CsrMatrix } from '../sparse/csr.js';
-import type { Op, ProductOp } from './lower.js';
+import { nonzeros, type Op, type ProductOp } from './lower.js';
+import type { PlanLayer } from './plan-report.js';
 import type { Step, Workspace } from './steps.js';
 
 /** Layers at or below this density are uploaded as CSR, the rest dense (see docs/cuda.md). */
@@ -56,34 +58,44 @@ export function cudaChainOf(ops: readonly Op[], inputs: readonly number[], outpu
   return { input: inputs[0]!, output: outputs[0]!, layers };
 }
 
-/** Uploads the chain's weights; the caller disposes the plan. */
-export function buildCudaPlan(chain: CudaChain): { plan: NativeCudaPlan; formats: string[] } {
+/**
+ * The session's device plan, or why there is none (a build without CUDA, no usable GPU, a
+ * plan that is not a chain, or the device failing while the weights upload): the weights
+ * uploaded (CSR at density <= CUDA_CSR_MAX_DENSITY, else dense) and the plan report's layers.
+ * The caller disposes the plan.
+ */
+export function planOnDevice(ops: readonly Op[], inputs: readonly number[], outputs: readonly number[], batchSizes: readonly number[]): { plan: NativeCudaPlan; chain: CudaChain; layers: PlanLayer[] } | string {
+  const cuda = capabilities().cuda;
   const Plan = native.CudaPlan;
-  if (!Plan) throw new NativeError('ERR_CUDA', 'this build of sparsenn has no CUDA backend (rebuild with SPARSENN_CUDA=1)');
-  const plan = new Plan();
-  const formats: string[] = [];
+  if (!cuda.available || !Plan) return cuda.reason ?? 'this build of sparsenn has no CUDA backend (rebuild with SPARSENN_CUDA=1)';
+  const chain = cudaChainOf(ops, inputs, outputs);
+  if (typeof chain === 'string') return chain;
+  let plan: NativeCudaPlan | undefined;
+  const layers: PlanLayer[] = [];
   try {
+    plan = new Plan();
     for (const l of chain.layers) {
-      let nnz = 0;
-      for (const v of l.weight) if (v !== 0) nnz++;
-      if (nnz / Math.max(1, l.weight.length) <= CUDA_CSR_MAX_DENSITY) {
+      const nnz = nonzeros(l.weight);
+      const density = nnz / Math.max(1, l.weight.length);
+      const format = density <= CUDA_CSR_MAX_DENSITY ? 'csr' : 'dense';
+      if (format === 'csr') {
         const m = CsrMatrix.fromDense(l.weight, l.rows, l.cols);
         try {
           plan.addCsr(l.rows, l.cols, m.rowPtr, m.colIdx, m.values, l.bias, l.relu);
         } finally {
           m.dispose();
         }
-        formats.push('csr');
-      } else {
-        plan.addDense(l.rows, l.cols, l.weight, l.bias, l.relu);
-        formats.push('dense');
-      }
+      } else plan.addDense(l.rows, l.cols, l.weight, l.bias, l.relu);
+      const formats = Object.fromEntries(batchSizes.map((b) => [String(b), `cuda ${format}`]));
+      layers.push({ name: l.name, fused: l.fused, kind: 'linear', rows: l.rows, cols: l.cols, groups: 1, nnz, density, positions: 1, formats, timings: {}, reason: 'forced' });
     }
   } catch (e) {
-    plan.dispose();
+    plan?.dispose();
+    // The device itself failed (out of memory, a lost device): the CPU can still run the model.
+    if (e instanceof NativeError && e.code === 'ERR_CUDA') return `building the device plan failed: ${e.message}`;
     throw e;
   }
-  return { plan, formats };
+  return { plan, chain, layers };
 }
 
 /** The whole chain as one step: input buffer in, output buffer out, on the device. */

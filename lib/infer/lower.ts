@@ -87,6 +87,13 @@ export interface ModuleOp {
 
 export type Op = ProductOp | AliasOp | SimpleOp | MaxPoolOp | ModuleOp;
 
+/** Stored (nonzero) entries of a product's folded weights. */
+export function nonzeros(weight: Float32Array): number {
+  let n = 0;
+  for (const v of weight) if (v !== 0) n++;
+  return n;
+}
+
 function bnScaleShift(bn: BatchNorm1d | BatchNorm2d): { scale: Float64Array; shift: Float64Array } | null {
   if (!bn.runningMean || !bn.runningVar) return null;
   const c = bn.numFeatures;
